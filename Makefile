@@ -1,0 +1,31 @@
+# Two commands do all the set-up on a fresh machine with only Python and pip.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed-stamp
+
+.PHONY: install run test lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Demo data in an embedded SQLite file, a re-match, then the web app on 127.0.0.1:8000.
+run: install
+	$(BIN)/duijie demo
+	$(BIN)/duijie rematch
+	$(BIN)/duijie serve --host 127.0.0.1 --port 8000
+
+test: install
+	$(BIN)/ruff check matcher models api tests data/eval
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check matcher models api tests
+
+clean:
+	rm -rf $(VENV) duijie.db demo_data

@@ -1,0 +1,1 @@
+"""The application: settings, database, services, the CLI and the web app."""

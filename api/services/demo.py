@@ -1,0 +1,279 @@
+"""A realistic synthetic set of forms, with the messiness of real ones, in contract format.
+
+Organizations go to an .xlsx with a title row above the header (as the policy's
+attachment is laid out); demands go to a GBK-encoded .csv as Excel on Chinese
+Windows saves it. Both use some header aliases, short place names, full-width
+spaces, mixed separators and date formats, blank and mis-filed categories.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import openpyxl
+
+from api.services.contract import ORG_FORM
+from api.services.validation import CREDIT_CHARSET, credit_check_char
+from matcher.categories import ACTIONS
+from matcher.regions import RegionIndex
+
+PRODUCTS = ["黑木耳", "大米", "鲜食玉米", "人参", "蜂蜜", "小米", "笨鸡蛋", "蓝莓", "松子", "冷水鱼",
+            "苹果梨", "杂粮", "黄牛肉", "榛蘑", "葵花籽", "辣白菜", "山野菜", "五味子"]
+GROUPS = ["空巢老人", "留守儿童", "残疾人", "低保户", "独居老人", "困境儿童", "高龄老人", "脱贫户",
+          "留守妇女", "特困人员"]
+BRANDS = ["春晖", "阳光", "同心", "仁和", "益民", "长青", "红烛", "启明", "众善", "德润", "新禾", "沃土"]
+SKILLS = ["电工", "焊工", "家政服务", "养老护理员", "中式面点", "电商运营", "农机驾驶", "育婴师"]
+TECHS = ["玉米高产栽培", "水稻侧深施肥", "木耳菌包管理", "林下参种植", "大棚蔬菜种植", "肉牛养殖",
+         "病虫害绿色防控", "保护性耕作"]
+
+# Per action: demand (title, description) templates.
+DEMAND_TEMPLATES: dict[str, list[tuple[str, str]]] = {
+    "创业就业": [
+        ("{product}加工项目", "村合作社想建{product}初加工车间，带动{n}户村民就近就业，缺少资金和技术"),
+        ("{product}保鲜冷库建设", "合作社需要建设冷库储存{product}，解决集中上市价格低的问题"),
+        ("返乡青年创业扶持", "村里有{n}名返乡青年想发展{product}产业，需要创业指导和启动资金"),
+        ("农闲季节务工岗位", "冬季农闲剩余劳动力多，希望提供就业岗位或组织外出务工"),
+        ("{tech}技术指导", "村民发展{tech}缺乏技术，希望农技专家到田间地头指导"),
+        ("乡村旅游民宿开发", "村子风景好，想把闲置农房改造成民宿，发展乡村旅游"),
+        ("村集体经济项目", "村集体想发展{product}特色产业，需要项目规划和合作社规范化指导"),
+    ],
+    "人才培育": [
+        ("{skill}技能培训", "村里青壮年想学{skill}技术，希望开办培训班并颁发证书"),
+        ("高素质农民培育", "培训种养大户和合作社带头人，提升经营管理能力"),
+        ("农业科普讲座", "组织专家进村讲解{tech}和科学种田知识"),
+        ("电商人才培训", "培养本村电商带头人，学习网店运营和直播技巧"),
+        ("致富带头人培养", "挑选{n}名有文化的年轻人，培养成农村实用人才"),
+    ],
+    "扶弱济困": [
+        ("{group}冬季取暖救助", "村里{n}户{group}冬季取暖困难，需要煤炭和棉衣棉被"),
+        ("{group}关爱帮扶", "{group}生活困难，需要定期探访、送去米面油等生活物资"),
+        ("困难学生助学", "村里{n}名家庭困难学生上学有困难，需要助学金和学习用品"),
+        ("残疾人辅具适配", "为{n}名行动不便的残疾人配备轮椅、助行器"),
+        ("受灾群众救助", "夏季洪涝灾害后，受灾群众急需救灾物资和生产自救资金"),
+        ("留守儿童关爱之家", "建设留守儿童关爱之家，开展课后陪伴和心理辅导"),
+    ],
+    "医护康养": [
+        ("{group}健康义诊", "村里{group}多，常年没体检，希望医生进村义诊、测血压血糖"),
+        ("慢性病筛查", "开展高血压、糖尿病筛查，建立健康档案，送常用药"),
+        ("失能老人上门照护", "{n}位失能半失能老人需要上门护理、助浴和康复训练"),
+        ("村级互助养老站", "利用闲置房屋建设互助养老站，提供日间照料和助餐"),
+        ("康复理疗服务", "中老年村民腰腿痛普遍，希望开展针灸理疗和康复服务"),
+        ("健康知识讲座", "组织医护人员开展健康讲座和急救培训"),
+    ],
+    "社会治理": [
+        ("邻里纠纷调解", "村里土地和宅基地纠纷较多，需要专业调解和法律咨询"),
+        ("送戏下乡文化活动", "村民文化生活单调，希望文艺团体来村演出，组建秧歌队"),
+        ("人居环境整治", "村屯垃圾乱堆，需要志愿者清理并宣传垃圾分类"),
+        ("村规民约修订", "帮助修订村规民约，建立村民议事协商机制"),
+        ("反诈防骗宣传", "老年人容易上当受骗，需要开展反诈宣传"),
+        ("志愿服务队建设", "组建村志愿服务队，开展文明实践活动"),
+    ],
+    "消费帮扶": [
+        ("{product}滞销求助", "今年{product}丰收，还有{m}斤卖不出去，希望爱心单位以购代捐"),
+        ("{product}直播带货", "合作社{product}品质好，想通过直播带货和网店拓宽销路"),
+        ("{product}产销对接", "希望企业、机关食堂订购村里的{product}"),
+        ("农产品展销", "组织村里的{product}参加年货展销会"),
+        ("{product}品牌包装", "{product}缺少品牌和包装，卖不上价"),
+    ],
+}
+
+# Per action: (name pattern, organization type, capability templates).
+ORG_TEMPLATES: dict[str, list[tuple[str, str, str]]] = {
+    "创业就业": [
+        ("{place}{product}产业协会", "社会团体", "指导会员发展{product}种植加工，帮助村里成立合作社，吸纳农民就业"),
+        ("{place}返乡创业促进会", "社会团体", "为返乡青年提供创业培训、项目孵化和小额贷款对接"),
+        ("{place}农业技术推广协会", "社会团体", "组织农技专家下乡，开展{tech}技术指导"),
+        ("{place}冷链物流商会", "社会团体", "会员企业投资建设冷库和加工车间，提供仓储物流服务"),
+        ("{place}乡村旅游协会", "社会团体", "帮助村屯开发民宿、农家乐和旅游线路"),
+        ("{place}劳务经纪人协会", "社会团体", "收集用工信息，组织农民外出务工，提供就业岗位"),
+    ],
+    "人才培育": [
+        ("{place}职业技能培训学校", "民办非企业单位", "开办{skill}、电工、家政等职业技能培训班，颁发证书"),
+        ("{place}科普志愿者协会", "社会团体", "组织科技人员进村开展科普讲座和农业新技术培训"),
+        ("{place}农民学校", "社会服务机构", "培养高素质农民和致富带头人，开设电商运营课程"),
+    ],
+    "扶弱济困": [
+        ("{place}慈善总会", "社会团体", "募集善款物资，救助困难群众和受灾群众，冬季送温暖"),
+        ("{place}助学基金会", "基金会", "资助困难家庭学生，捐赠书包文具"),
+        ("{place}爱心志愿者协会", "社会团体", "志愿者探访{group}，送去生活物资，帮助打扫卫生"),
+        ("{place}残疾人服务中心", "社会服务机构", "为残疾人适配轮椅、助行器，提供托养和康复指导"),
+        ("{place}儿童关爱服务中心", "社会服务机构", "为留守儿童提供课后陪伴、心理辅导和安全教育"),
+    ],
+    "医护康养": [
+        ("{place}仁爱医院", "社会服务机构", "组织医生下乡义诊、巡诊，为老年人免费体检，送药上门"),
+        ("{place}医师协会", "社会团体", "开展慢病筛查、健康讲座和急救培训"),
+        ("{place}康复中心", "社会服务机构", "提供康复训练、理疗和上门康复护理"),
+        ("{place}养老服务中心", "社会服务机构", "为失能老人提供上门照护、助餐助浴和日间照料"),
+        ("{place}中医药学会", "社会团体", "中医专家进村针灸理疗，推广中医养生"),
+    ],
+    "社会治理": [
+        ("{place}社会工作服务中心", "社会服务机构", "社工入村开展纠纷调解、村规民约修订和议事协商"),
+        ("{place}法律服务志愿者协会", "社会团体", "律师志愿者下乡普法、法律咨询和反诈宣传"),
+        ("{place}文化艺术团", "社会团体", "送戏下乡，编排二人转、秧歌，组织广场舞"),
+        ("{place}环保志愿者协会", "社会团体", "组织志愿者清理垃圾河道，宣传垃圾分类，整治人居环境"),
+        ("{place}志愿服务联合会", "社会团体", "组建志愿服务队，开展文明实践活动"),
+    ],
+    "消费帮扶": [
+        ("{place}电子商务协会", "社会团体", "会员开网店、做直播带货，帮助农户销售{product}等农副产品"),
+        ("{place}餐饮行业协会", "社会团体", "组织会员企业以购代捐，订购村里的{product}和杂粮"),
+        ("{place}商会", "社会团体", "会员企业采购农副产品，组织年货展销会和产销对接"),
+    ],
+}
+
+SECONDARY = {
+    "创业就业": ["人才培育", "消费帮扶"], "人才培育": ["创业就业"], "扶弱济困": ["医护康养", "社会治理"],
+    "医护康养": ["扶弱济困"], "社会治理": ["扶弱济困"], "消费帮扶": ["创业就业"],
+}
+
+
+@dataclass
+class DemoFiles:
+    organizations: Path
+    demands: Path
+
+
+def _credit_code(rng: random.Random, org_type: str, area_code: str) -> str:
+    kind = {"社会团体": "51", "基金会": "53"}.get(org_type, "52")
+    body = kind + area_code + "".join(rng.choice(CREDIT_CHARSET) for _ in range(9))
+    return body + credit_check_char(body)
+
+
+def _messy(rng: random.Random, text: str) -> str:
+    """Stray spaces the way forms arrive: full-width, leading, trailing."""
+    r = rng.random()
+    if r < 0.05:
+        return "\u3000" + text
+    if r < 0.1:
+        return text + "  "
+    return text
+
+
+def _phone(rng: random.Random, area: str = "0431") -> str:
+    r = rng.random()
+    if r < 0.15:
+        return f"{area}-{rng.randint(1000000, 99999999)}"
+    number = f"1{rng.choice('3456789')}{rng.randint(0, 999999999):09d}"
+    if r < 0.25:
+        return f"{number[:3]} {number[3:7]} {number[7:]}"
+    return number
+
+
+def generate(out_dir: Path, *, organizations: int = 320, demands: int = 2400, seed: int = 7,
+             regions: RegionIndex | None = None) -> DemoFiles:
+    """Write the two forms into ``out_dir`` and return their paths."""
+    rng = random.Random(seed)
+    regions = regions or RegionIndex.default()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    counties = list(regions.counties.values())
+
+    def city_label(code: str) -> str:
+        city = regions.cities[code]
+        return rng.choice([city.name, city.name, city.short])
+
+    # -- organizations
+    org_rows = []
+    used_names: set[str] = set()
+    for i in range(organizations):
+        action = ACTIONS[i % len(ACTIONS)]
+        level = rng.choices(["province", "city", "county"], weights=[1, 3, 6])[0]
+        county = counties[i % len(counties)] if level == "county" else rng.choice(counties)
+        city = regions.cities[county.city_code]
+        if level == "province":
+            place, registrar, area_code, county_cell = "吉林省", "吉林省民政厅", "220000", ""
+            city_cell = "长春市"
+        elif level == "city":
+            place, registrar, area_code, county_cell = city.name, f"{city.name}民政局", city.code, ""
+            city_cell = city_label(city.code)
+        else:
+            place = county.name if county.name != city.name else city.name
+            registrar, area_code = f"{county.name}民政局", county.code
+            county_cell, city_cell = county.name, city_label(city.code)
+        pattern, org_type, capability = rng.choice(ORG_TEMPLATES[action])
+        name = pattern.format(place=place, product=rng.choice(PRODUCTS))
+        while name in used_names:  # real registrations never share a name
+            name = pattern.format(place=place + rng.choice(BRANDS), product=rng.choice(PRODUCTS))
+        used_names.add(name)
+        capability = capability.format(product=rng.choice(PRODUCTS), tech=rng.choice(TECHS),
+                                       skill=rng.choice(SKILLS), group=rng.choice(GROUPS))
+        actions = [action]
+        if rng.random() < 0.4:
+            actions.append(rng.choice(SECONDARY[action]))
+        sep = rng.choice(["、", "，", ",", "；", " "])
+        actions_cell = sep.join(a + ("行动" if rng.random() < 0.2 else "") for a in actions)
+        area = ""
+        if level == "county" and rng.random() < 0.3:
+            area = rng.choice(["本县及相邻县", f"{county.name}及周边", f"{city.short}"])
+        elif level == "province" and rng.random() < 0.3:
+            area = rng.choice(["全省", f"{city.short}、{rng.choice(list(regions.cities.values())).short}"])
+        funds = {"province": rng.choice([50, 100, 200, 500]), "city": rng.choice([10, 20, 50, 80]),
+                 "county": rng.choice([0.5, 2, 5, 10, 20])}[level]
+        org_rows.append({
+            "社会组织名称": _messy(rng, name),
+            "统一社会信用代码": _credit_code(rng, "社会服务机构" if org_type == "民办非企业单位" else org_type, area_code),
+            "组织类型": org_type,
+            "登记管理机关": registrar,
+            "所在市（州）": city_cell,
+            "所在县（市、区）": county_cell,
+            "参与行动": actions_cell,
+            "业务范围": "",
+            "帮扶能力": capability,
+            "拟帮扶地区": area,
+            "可投入资金（万元）": f"{funds}万" if rng.random() < 0.1 else funds if rng.random() < 0.9 else "",
+            "可投入人员（人）": rng.randint(2, 60),
+            "联系人": rng.choice("王李张刘陈杨赵黄周吴") + rng.choice(["丽", "伟", "芳", "军", "静", "强", "敏"]),
+            "联系电话": _phone(rng),
+            "电子邮箱": f"org{i:04d}@example.org" if rng.random() < 0.7 else "",
+        })
+    org_path = out_dir / "社会组织报名表.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "报名表"
+    ws.append([ORG_FORM.title])
+    ws.append(list(org_rows[0]))
+    for row in org_rows:
+        ws.append(list(row.values()))
+    wb.save(org_path)
+
+    # -- demands: every county gets some, remote ones too
+    dem_rows = []
+    date_formats = ["{y}-{m:02d}-{d:02d}", "{y}/{m}/{d}", "{y}年{m}月{d}日", "{y}年{m}月"]
+    for j in range(demands):
+        county = counties[j % len(counties)] if j < len(counties) * 3 else rng.choice(counties)
+        action = rng.choice(ACTIONS)
+        title, desc = rng.choice(DEMAND_TEMPLATES[action])
+        fill = {"product": rng.choice(PRODUCTS), "group": rng.choice(GROUPS), "n": rng.randint(5, 80),
+                "m": rng.choice([5000, 10000, 30000, 50000]), "tech": rng.choice(TECHS),
+                "skill": rng.choice(SKILLS)}
+        r = rng.random()
+        category = "" if r < 0.12 else rng.choice(ACTIONS) if r < 0.17 else action
+        # A few already past: the engine must drop expired demands.
+        y, m = rng.choice([2027, 2027, 2028]) if rng.random() > 0.05 else 2025, rng.randint(1, 12)
+        due = rng.choice(date_formats).format(y=y, m=m, d=min(28, rng.randint(1, 28)))
+        funding = {"创业就业": rng.choice([20, 50, 100, 200]), "消费帮扶": rng.choice([0, 1, 5])}.get(
+            action, rng.choice([0.5, 1, 3, 5, 10]))
+        city = regions.cities[county.city_code]
+        dem_rows.append({
+            "需求编号": f"{county.code}-{j + 1:05d}" if rng.random() < 0.9 else "",
+            "市州": city_label(city.code),
+            "县（市、区）": county.name,
+            "乡（镇）": f"{rng.choice(['东风', '新华', '红旗', '胜利', '前进', '太平', '永安'])}镇",
+            "村": f"{rng.choice(['东', '西', '南', '北', '前', '后', '新'])}{rng.choice(['山', '河', '岭', '沟', '屯'])}村",
+            "需求类别": category,
+            "需求名称": _messy(rng, title.format(**fill)),
+            "需求内容": desc.format(**fill),
+            "受益人数": rng.randint(10, 500),
+            "资金需求（万元）": funding,
+            "期望完成时间": due,
+            "联系人": rng.choice("王李张刘陈杨赵黄周吴") + "书记",
+            "联系电话": _phone(rng, "0433"),
+        })
+    dem_path = out_dir / "乡村振兴帮扶需求要点.csv"
+    with dem_path.open("w", encoding="gb18030", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(dem_rows[0]))
+        writer.writeheader()
+        writer.writerows(dem_rows)
+    return DemoFiles(org_path, dem_path)
+

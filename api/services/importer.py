@@ -1,0 +1,411 @@
+"""Importing the two forms: read, validate every row, then write all or nothing."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+from sqlmodel import Session, col, select
+
+from api.errors import InvalidInput
+from api.services import validation as v
+from api.services.contract import DEMAND_FORM, FORMS, ORG_FORM, FormSpec, header_key
+from matcher import Matcher
+from matcher.categories import canonical_action, split_actions
+from matcher.regions import RegionIndex
+from models import Demand, Organization
+from models.base import utcnow
+
+ENCODINGS = ("utf-8-sig", "gb18030")
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int  # as the spreadsheet shows it; 0 for the file as a whole
+    column: str
+    value: str
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"第{self.row}行" if self.row else "文件"
+        value = f"（值：{self.value}）" if self.value else ""
+        column = f"「{self.column}」" if self.column else ""
+        return f"{where}{column}{value}：{self.reason}"
+
+
+class ImportRejected(InvalidInput):
+    """The file was refused as a whole; nothing was written."""
+
+    def __init__(self, errors: list[RowError], *, rows_total: int = 0) -> None:
+        bad_rows = len({e.row for e in errors if e.row})
+        summary = (f"文件被拒绝，未写入任何数据：{bad_rows}行有错误" if bad_rows
+                   else "文件被拒绝，未写入任何数据")
+        super().__init__(summary)
+        self.errors = errors
+        self.rows_total = rows_total
+
+    def report(self) -> str:
+        return "\n".join([self.message, *(f"  {e}" for e in self.errors)])
+
+
+@dataclass
+class ImportReport:
+    kind: str
+    rows_total: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    error_file: Path | None = None
+    keys: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        label = "社会组织" if self.kind == "orgs" else "需求"
+        text = (f"{label}导入完成：共{self.rows_total}行，新增{self.created}，"
+                f"更新{self.updated}，未变{self.unchanged}")
+        if self.rejected:
+            text += f"，跳过错误行{self.rejected}（见{self.error_file}）"
+        return text
+
+
+@dataclass
+class Table:
+    headers: list[str]
+    header_row: int
+    rows: list[tuple[int, list[Any]]]
+
+
+# -- reading ---------------------------------------------------------------------------
+
+def read_table(path: Path, form: FormSpec) -> Table:
+    """The first sheet (or the CSV) with its header row found among the first ten rows."""
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        raw_rows = _read_xlsx(path)
+    elif suffix == ".csv":
+        raw_rows = _read_csv(path.read_bytes())
+    else:
+        raise ImportRejected([RowError(0, "", path.name, "只接受 .xlsx 或 .csv 文件")])
+    known = {header_key(n) for c in form.columns for n in c.names()}
+    for i, row in enumerate(raw_rows[:10]):
+        hits = sum(1 for cell in row if header_key(cell) in known)
+        if hits >= 2:
+            # Kept as written, so a report names the column the way the file does.
+            headers = ["" if c is None else str(c).strip() for c in row]
+            body = [(i + j + 2, list(r)) for j, r in enumerate(raw_rows[i + 1:])]
+            body = [(n, r) for n, r in body if any(v.cell_text(c) for c in r)]
+            return Table(headers, i + 1, body)
+    raise ImportRejected([RowError(0, "", "", f"未找到表头：这不像一份《{form.title}》"
+                                   "（前10行中没有找到规定的列名）")])
+
+
+def _read_xlsx(path: Path) -> list[list[Any]]:
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
+        raise ImportRejected([RowError(0, "", path.name, "无法读取该Excel文件，请确认是.xlsx格式")]) from exc
+    try:
+        ws = wb.worksheets[0]
+        return [list(r) for r in ws.iter_rows(values_only=True)]
+    finally:
+        wb.close()
+
+
+def _read_csv(data: bytes) -> list[list[Any]]:
+    for encoding in ENCODINGS:
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return [list(r) for r in csv.reader(io.StringIO(text, newline=""))]
+    raise ImportRejected([RowError(0, "", "", "无法识别文件编码：请保存为UTF-8或GBK编码的CSV")])
+
+
+def map_columns(table: Table, form: FormSpec) -> tuple[dict[str, int], list[str]]:
+    """Column index of each key; warnings for columns we do not know."""
+    by_name = {header_key(n): c for c in form.columns for n in c.names()}
+    index: dict[str, int] = {}
+    warnings: list[str] = []
+    for i, header in enumerate(table.headers):
+        if not header:
+            continue
+        spec = by_name.get(header_key(header))
+        if spec is None:
+            warnings.append(f"忽略未知列：{header}")
+        elif spec.key not in index:
+            index[spec.key] = i
+    missing = [c.header for c in form.columns if c.required and c.key not in index]
+    if missing:
+        raise ImportRejected([RowError(table.header_row, m, "", "缺少必填列") for m in missing])
+    return index, warnings
+
+
+# -- validating ------------------------------------------------------------------------
+
+class RowContext:
+    """Reads one row's cells by key and collects its errors."""
+
+    def __init__(self, row: int, cells: list[Any], index: dict[str, int], table: Table,
+                 form: FormSpec) -> None:
+        self.row, self.cells, self.index, self.table, self.form = row, cells, index, table, form
+        self.errors: list[RowError] = []
+
+    def header(self, key: str) -> str:
+        i = self.index.get(key)
+        return self.table.headers[i] if i is not None else self.form.header_of(key)
+
+    def raw(self, key: str) -> Any:
+        i = self.index.get(key)
+        return self.cells[i] if i is not None and i < len(self.cells) else None
+
+    def text(self, key: str) -> str:
+        return v.cell_text(self.raw(key))
+
+    def fail(self, key: str, reason: str, value: str | None = None) -> None:
+        self.errors.append(RowError(self.row, self.header(key), self.text(key) if value is None else value, reason))
+
+    def required(self, key: str) -> str:
+        value = self.text(key)
+        if not value:
+            self.fail(key, "必填项为空")
+        return value
+
+    def parse(self, key: str, parser: Callable[[Any], Any], *, required: bool = False) -> Any:
+        value = self.text(key)
+        if not value:
+            if required:
+                self.fail(key, "必填项为空")
+            return None
+        try:
+            return parser(self.raw(key) if parser is v.parse_due_date else value)
+        except v.FieldError as err:
+            self.fail(key, err.reason)
+            return None
+
+
+def _place(ctx: RowContext, regions: RegionIndex, *, county_required: bool) -> tuple[str | None, str | None]:
+    city_text = ctx.required("city")
+    county_text = ctx.required("county") if county_required else ctx.text("county")
+    city = regions.resolve_city(city_text) if city_text else None
+    if city_text and city is None:
+        found = regions.resolve_county(county_text) if county_text else None
+        hint = [regions.city_name(found.city_code)] if found else regions.suggest(city_text)
+        ctx.fail("city", "不是吉林省的市（州）、梅河口市或长白山管委会"
+                 + (f"，是否应为：{'、'.join(hint)}" if hint else ""))
+    county_code = None
+    if county_text and city is not None:
+        county = regions.resolve_county(county_text, city.code)
+        if county is not None and county.city_code == city.code:
+            county_code = county.code
+        elif county is not None:
+            note = "（公主岭市自2020年起由长春市代管）" if county.name == "公主岭市" else ""
+            ctx.fail("county", f"不在{city.name}辖区内，属于{regions.city_name(county.city_code)}{note}")
+        else:
+            hint = regions.suggest(county_text, city_code=city.code)
+            ctx.fail("county", f"不是{city.name}的县（市、区）"
+                     + (f"，是否应为：{'、'.join(hint)}" if hint else ""))
+    return (city.code if city else None), county_code
+
+
+def _clean_name(text: str) -> str:
+    return "".join(text.split())
+
+
+def validate_org(ctx: RowContext, regions: RegionIndex) -> dict[str, Any]:
+    rec: dict[str, Any] = {}
+    rec["name"] = _clean_name(ctx.required("name"))
+    rec["credit_code"] = ctx.parse("credit_code", v.parse_credit_code, required=True)
+    rec["org_type"] = ctx.parse("org_type", v.parse_org_type, required=True)
+    registrar = ctx.required("registrar")
+    rec["registrar"] = _clean_name(registrar)
+    if registrar:
+        place = regions.registrar_place(registrar)
+        if place is None:
+            ctx.fail("registrar", "无法识别登记管理机关的级别（应如：吉林省民政厅、长春市民政局、九台区民政局）")
+        else:
+            rec["registrar_level"] = place[0]
+    rec["city_code"], rec["county_code"] = _place(ctx, regions, county_required=False)
+    actions_text = ctx.required("actions")
+    if actions_text:
+        actions, unknown = split_actions(actions_text)
+        if unknown:
+            ctx.fail("actions", f"无法识别的行动：{'、'.join(unknown)}（应为创业就业、人才培育、扶弱济困、"
+                     "医护康养、社会治理、消费帮扶之一或多项）")
+        elif not actions:
+            ctx.fail("actions", "至少填写一项行动")
+        rec["actions"] = actions
+    rec["scope"] = ctx.text("scope")
+    rec["capability"] = ctx.required("capability")
+    rec["service_area"] = ctx.text("service_area")
+    rec["funds"] = ctx.parse("funds", v.parse_amount)
+    rec["staff"] = ctx.parse("staff", v.parse_count)
+    rec["contact_name"] = ctx.required("contact_name")
+    rec["contact_phone"] = ctx.parse("contact_phone", v.parse_phone, required=True)
+    rec["email"] = ctx.parse("email", v.parse_email)
+    return rec
+
+
+def validate_demand(ctx: RowContext, regions: RegionIndex, matcher: Matcher,
+                    warnings: list[str]) -> dict[str, Any]:
+    rec: dict[str, Any] = {}
+    rec["city_code"], rec["county_code"] = _place(ctx, regions, county_required=True)
+    rec["township"] = _clean_name(ctx.text("township"))
+    rec["village"] = _clean_name(ctx.text("village"))
+    rec["title"] = ctx.required("title")
+    rec["description"] = ctx.required("description")
+    rec["beneficiaries"] = ctx.parse("beneficiaries", v.parse_count)
+    rec["funding_needed"] = ctx.parse("funding_needed", v.parse_amount)
+    rec["due_date"] = ctx.parse("due_date", v.parse_due_date)
+    rec["contact_name"] = ctx.required("contact_name")
+    rec["contact_phone"] = ctx.parse("contact_phone", v.parse_phone, required=True)
+    ref = ctx.text("ref").replace(" ", "")
+    rec["ref_generated"] = not ref
+    if not ref and rec["county_code"] and rec["title"]:
+        basis = "|".join([rec["county_code"], rec["township"], rec["village"], rec["title"]])
+        ref = "G" + hashlib.sha1(basis.encode("utf-8")).hexdigest()[:10].upper()
+    rec["ref"] = ref
+    category_text = ctx.text("category")
+    category = canonical_action(category_text)
+    rec["category_inferred"] = category is None
+    if category is None and rec["title"] and rec["description"]:
+        category = matcher.infer_action(f"{rec['title']} {rec['description']}").action
+        if category_text:
+            warnings.append(f"第{ctx.row}行「{ctx.header('category')}」「{category_text}」"
+                            f"不是六项行动之一，已按内容推断为{category}")
+    rec["category"] = category
+    return rec
+
+
+def validate_table(table: Table, form: FormSpec, index: dict[str, int], matcher: Matcher,
+                   warnings: list[str]) -> tuple[list[tuple[int, dict[str, Any]]], list[RowError]]:
+    good: list[tuple[int, dict[str, Any]]] = []
+    errors: list[RowError] = []
+    seen: dict[tuple[str, ...], int] = {}
+    for row, cells in table.rows:
+        ctx = RowContext(row, cells, index, table, form)
+        if form.kind == "orgs":
+            rec = validate_org(ctx, matcher.regions)
+            key: tuple[str, ...] | None = (rec["credit_code"],) if rec.get("credit_code") else None
+            key_col = "credit_code"
+        else:
+            rec = validate_demand(ctx, matcher.regions, matcher, warnings)
+            key = (rec["county_code"], rec["ref"]) if rec.get("county_code") and rec.get("ref") else None
+            key_col = "ref"
+        if key is not None and key in seen:
+            ctx.fail(key_col, f"与第{seen[key]}行重复", value=key[-1])
+        elif key is not None:
+            seen[key] = row
+        if ctx.errors:
+            errors.extend(ctx.errors)
+        else:
+            good.append((row, rec))
+    return good, errors
+
+
+# -- writing ---------------------------------------------------------------------------
+
+def _upsert(session: Session, model: type[Organization] | type[Demand],
+            records: list[dict[str, Any]], key_of: Callable[[Any], tuple[str, ...]],
+            report: ImportReport) -> None:
+    if model is Organization:
+        codes = [r["credit_code"] for r in records]
+        existing = session.exec(select(Organization).where(col(Organization.credit_code).in_(codes))).all()
+    else:
+        refs = list({r["ref"] for r in records})
+        existing = session.exec(select(Demand).where(col(Demand.ref).in_(refs))).all()
+    by_key = {key_of(row): row for row in existing}
+    now = utcnow()
+    for rec in records:
+        row = by_key.get(key_of(rec))
+        if row is None:
+            session.add(model(**rec))
+            report.created += 1
+            continue
+        changed = {k: val for k, val in rec.items() if getattr(row, k) != val}
+        if changed:
+            for k, val in changed.items():
+                setattr(row, k, val)
+            row.updated_at = now
+            session.add(row)
+            report.updated += 1
+        else:
+            report.unchanged += 1
+    session.flush()
+
+
+def _org_key(r: Any) -> tuple[str, ...]:
+    return (r["credit_code"],) if isinstance(r, dict) else (r.credit_code,)
+
+
+def _demand_key(r: Any) -> tuple[str, ...]:
+    return (r["county_code"], r["ref"]) if isinstance(r, dict) else (r.county_code, r.ref)
+
+
+def import_file(
+    session: Session,
+    path: Path,
+    kind: str,
+    *,
+    matcher: Matcher,
+    skip_invalid: bool = False,
+    error_file: Path | None = None,
+) -> ImportReport:
+    """Import one form. Raises ImportRejected (and writes nothing) on any bad row,
+    unless ``skip_invalid``: then good rows are written and bad ones go to ``error_file``."""
+    form = FORMS[kind]
+    table = read_table(path, form)
+    index, warnings = map_columns(table, form)
+    if not table.rows:
+        raise ImportRejected([RowError(0, "", "", "文件中没有数据行")])
+    good, errors = validate_table(table, form, index, matcher, warnings)
+    report = ImportReport(kind=kind, rows_total=len(table.rows), warnings=warnings)
+    if errors and not skip_invalid:
+        raise ImportRejected(errors, rows_total=len(table.rows))
+    if errors:
+        report.errors = errors
+        report.rejected = len({e.row for e in errors})
+        report.error_file = error_file or path.with_name(f"{path.stem}.errors{path.suffix.lower()}")
+        write_error_file(report.error_file, table, errors)
+    records = [rec for _row, rec in good]
+    if records:
+        if kind == "orgs":
+            _upsert(session, Organization, records, _org_key, report)
+        else:
+            _upsert(session, Demand, records, _demand_key, report)
+    report.keys = ["|".join(_org_key(r) if kind == "orgs" else _demand_key(r)) for r in records]
+    return report
+
+
+def write_error_file(path: Path, table: Table, errors: list[RowError]) -> None:
+    """The rejected rows in the upload's own format, with a reason column, to fix and re-upload."""
+    reasons: dict[int, list[str]] = {}
+    for e in errors:
+        reasons.setdefault(e.row, []).append(f"「{e.column}」{e.reason}" if e.column else e.reason)
+    headers = [*table.headers, "错误原因"]
+    rows = [[*(v.cell_text(c) for c in cells), "；".join(reasons[n])]
+            for n, cells in table.rows if n in reasons]
+    if path.suffix.lower() == ".xlsx":
+        wb = openpyxl.Workbook()
+        ws = wb.active
+        ws.title = "错误行"
+        ws.append(headers)
+        for r in rows:
+            ws.append(r)
+        wb.save(path)
+    else:
+        with path.open("w", encoding="utf-8-sig", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(headers)
+            writer.writerows(rows)
+
+
+__all__ = ["DEMAND_FORM", "ORG_FORM", "ImportRejected", "ImportReport", "RowError", "import_file"]

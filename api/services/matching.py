@@ -1,0 +1,200 @@
+"""Running the engine over the database and reading its recommendations back."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import delete, func, insert
+from sqlmodel import Session, col, select
+
+from api.errors import Conflict, NotFound
+from matcher import DemandRecord, Matcher, OrganizationRecord
+from models import Demand, MatchRun, Organization, Recommendation
+from models.base import utcnow
+
+
+def org_record(org: Organization) -> OrganizationRecord:
+    return OrganizationRecord(
+        key=str(org.id), name=org.name, level=org.registrar_level,  # type: ignore[arg-type]
+        city_code=org.city_code, county_code=org.county_code, actions=tuple(org.actions),
+        capability=org.capability, scope=org.scope, org_type=org.org_type,
+        service_area=org.service_area, funds=org.funds, staff=org.staff,
+        active=org.status == "active",
+    )
+
+
+def demand_record(d: Demand) -> DemandRecord:
+    return DemandRecord(
+        key=str(d.id), city_code=d.city_code, county_code=d.county_code, title=d.title,
+        description=d.description, category=None if d.category_inferred else d.category,
+        township=d.township, village=d.village, beneficiaries=d.beneficiaries,
+        funding_needed=d.funding_needed, due_date=d.due_date, open=d.status == "open",
+    )
+
+
+def run_rematch(
+    session: Session,
+    matcher: Matcher,
+    *,
+    today: date | None = None,
+    keep_runs: int = 3,
+    excluded_pairs: Iterable[tuple[int, int]] = (),
+    progress: Callable[[str], None] | None = None,
+) -> MatchRun:
+    """A full re-match: every active organization against every open demand."""
+    started = time.perf_counter()
+    run = MatchRun(config_hash=matcher.config.config_hash(), config=matcher.config.to_dict())
+    session.add(run)
+    session.flush()
+    orgs = session.exec(select(Organization).where(Organization.status == "active")).all()
+    demands = session.exec(select(Demand).where(Demand.status == "open")).all()
+    result = matcher.match(
+        [org_record(o) for o in orgs], [demand_record(d) for d in demands],
+        excluded_pairs={(str(d), str(o)) for d, o in excluded_pairs},
+        today=today, progress=progress,
+    )
+    write_start = time.perf_counter()
+    rows = [
+        {"run_id": run.id, "demand_id": int(r.demand_key), "organization_id": int(r.organization_key),
+         "demand_rank": r.demand_rank, "organization_rank": r.organization_rank, "score": r.score,
+         "signals": {**r.signals, "keywords": list(r.keywords)}, "reasons": list(r.reasons)}
+        for r in result.recommendations
+    ]
+    for start in range(0, len(rows), 5000):
+        session.execute(insert(Recommendation), rows[start:start + 5000])
+    stats = result.stats
+    timings = dict(stats.timings)
+    timings["db_write"] = time.perf_counter() - write_start
+    run.status = "done"
+    run.finished_at = utcnow()
+    run.n_organizations = stats.n_organizations
+    run.n_demands = stats.n_demands
+    run.pairs_considered = stats.pairs_considered
+    run.n_recommendations = stats.n_recommendations
+    run.coverage = round(stats.coverage, 4)
+    run.demands_without_candidates = len(stats.demands_without_candidates)
+    run.timings = {k: round(v, 3) for k, v in timings.items()}
+    run.duration_s = round(time.perf_counter() - started, 3)
+    session.add(run)
+    _prune_runs(session, keep_runs)
+    session.flush()
+    return run
+
+
+def _prune_runs(session: Session, keep: int) -> None:
+    keep_ids = session.exec(
+        select(MatchRun.id).where(MatchRun.status == "done").order_by(col(MatchRun.id).desc()).limit(keep)
+    ).all()
+    if keep_ids:
+        session.execute(delete(Recommendation).where(col(Recommendation.run_id).not_in(keep_ids)))
+
+
+def latest_run(session: Session) -> MatchRun | None:
+    return session.exec(
+        select(MatchRun).where(MatchRun.status == "done").order_by(col(MatchRun.id).desc()).limit(1)
+    ).first()
+
+
+def find_demand(session: Session, ref: str, county_code: str | None = None) -> Demand:
+    query = select(Demand).where(Demand.ref == ref)
+    if county_code:
+        query = query.where(Demand.county_code == county_code)
+    found = session.exec(query).all()
+    if not found:
+        raise NotFound(f"未找到需求编号为{ref}的需求")
+    if len(found) > 1:
+        raise Conflict(f"需求编号{ref}在{len(found)}个县（市、区）中都有，请同时指定县（市、区）")
+    return found[0]
+
+
+def find_organization(session: Session, credit_code: str) -> Organization:
+    org = session.exec(select(Organization).where(Organization.credit_code == credit_code.upper())).first()
+    if org is None:
+        raise NotFound(f"未找到统一社会信用代码为{credit_code}的社会组织")
+    return org
+
+
+@dataclass
+class RecommendationView:
+    recommendation: Recommendation
+    demand: Demand
+    organization: Organization
+
+
+def recommendations_for_demand(session: Session, demand: Demand, *, top: int | None = None,
+                               run: MatchRun | None = None) -> list[RecommendationView]:
+    run = run or latest_run(session)
+    if run is None:
+        return []
+    query = (
+        select(Recommendation, Organization)
+        .join(Organization, col(Organization.id) == Recommendation.organization_id)
+        .where(Recommendation.run_id == run.id, Recommendation.demand_id == demand.id,
+               col(Recommendation.demand_rank).is_not(None))
+        .order_by(col(Recommendation.demand_rank))
+    )
+    if top:
+        query = query.limit(top)
+    return [RecommendationView(r, demand, o) for r, o in session.exec(query).all()]
+
+
+def recommendations_for_organization(session: Session, org: Organization, *, top: int | None = None,
+                                     run: MatchRun | None = None) -> list[RecommendationView]:
+    run = run or latest_run(session)
+    if run is None:
+        return []
+    query = (
+        select(Recommendation, Demand)
+        .join(Demand, col(Demand.id) == Recommendation.demand_id)
+        .where(Recommendation.run_id == run.id, Recommendation.organization_id == org.id,
+               col(Recommendation.organization_rank).is_not(None))
+        .order_by(col(Recommendation.organization_rank))
+    )
+    if top:
+        query = query.limit(top)
+    return [RecommendationView(r, d, org) for r, d in session.exec(query).all()]
+
+
+def export_recommendations(session: Session, out: Path, *, side: str, top: int | None = None) -> int:
+    """One JSON object a line: demand_ref, credit_code, rank, score, signals, reasons."""
+    run = latest_run(session)
+    if run is None:
+        raise NotFound("还没有完成的匹配：请先运行 duijie rematch")
+    rank_col = Recommendation.demand_rank if side == "demands" else Recommendation.organization_rank
+    order = (Recommendation.demand_id, rank_col) if side == "demands" else (
+        Recommendation.organization_id, rank_col)
+    query = (
+        select(Recommendation, Demand.ref, Demand.county_code, Organization.credit_code)
+        .join(Demand, col(Demand.id) == Recommendation.demand_id)
+        .join(Organization, col(Organization.id) == Recommendation.organization_id)
+        .where(Recommendation.run_id == run.id, col(rank_col).is_not(None))
+        .order_by(*order)
+    )
+    if top:
+        query = query.where(rank_col <= top)
+    n = 0
+    with out.open("w", encoding="utf-8") as f:
+        for rec, ref, county_code, code in session.exec(query):
+            line = {
+                "demand_ref": ref, "county_code": county_code, "credit_code": code,
+                "rank": rec.demand_rank if side == "demands" else rec.organization_rank,
+                "score": rec.score, "signals": rec.signals, "reasons": rec.reasons,
+                "run_id": run.id,
+            }
+            f.write(json.dumps(line, ensure_ascii=False) + "\n")
+            n += 1
+    return n
+
+
+def counts(session: Session) -> dict[str, int]:
+    return {
+        "organizations": session.exec(select(func.count()).select_from(Organization)).one(),
+        "demands": session.exec(select(func.count()).select_from(Demand)).one(),
+        "open_demands": session.exec(
+            select(func.count()).select_from(Demand).where(Demand.status == "open")).one(),
+    }

@@ -1,0 +1,117 @@
+"""The six actions (六项行动): parsing declared ones and inferring a missing one."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from matcher.resources import data_dir
+from matcher.text import normalize
+
+ACTIONS: tuple[str, ...] = ("创业就业", "人才培育", "扶弱济困", "医护康养", "社会治理", "消费帮扶")
+ACTION_INDEX = {a: i for i, a in enumerate(ACTIONS)}
+_SEPARATORS = re.compile(r"[、，,;；/\s]+")
+
+
+def canonical_action(name: str | None) -> str | None:
+    """The action a form's wording names, or None.
+
+    >>> canonical_action("医护康养行动")
+    '医护康养'
+    >>> canonical_action(" 消费帮扶 ")
+    '消费帮扶'
+    >>> canonical_action("环境保护") is None
+    True
+    """
+    text = normalize(name).replace(" ", "")
+    if not text:
+        return None
+    if text.endswith("行动"):
+        text = text[: -len("行动")]
+    if text in ACTION_INDEX:
+        return text
+    return _ALIASES.get(text)
+
+
+_ALIASES: dict[str, str] = {
+    "扶贫济困": "扶弱济困",
+    "医疗康养": "医护康养",
+    "医养康护": "医护康养",
+    "人才培养": "人才培育",
+    "消费扶贫": "消费帮扶",
+    "乡村治理": "社会治理",
+    "就业创业": "创业就业",
+}
+
+
+def split_actions(text: str | None) -> tuple[list[str], list[str]]:
+    """Split a declared-actions cell into (known actions, unknown words).
+
+    >>> split_actions("创业就业行动、医护康养；消费帮扶 消费帮扶")
+    (['创业就业', '医护康养', '消费帮扶'], [])
+    >>> split_actions("扶弱济困,环保")
+    (['扶弱济困'], ['环保'])
+    """
+    known: list[str] = []
+    unknown: list[str] = []
+    for part in _SEPARATORS.split(normalize(text)):
+        if not part:
+            continue
+        action = canonical_action(part)
+        if action is None:
+            unknown.append(part)
+        elif action not in known:
+            known.append(action)
+    return known, unknown
+
+
+@dataclass(frozen=True)
+class Inference:
+    action: str
+    confidence: float
+    probabilities: tuple[float, ...]
+
+
+class ActionLexicon:
+    """Keyword evidence for each action, read from ``data/actions.json``."""
+
+    def __init__(self, keywords: dict[str, dict[str, float]]) -> None:
+        self.keywords = keywords
+        self._word_weights: dict[str, np.ndarray] = {}
+        for action, words in keywords.items():
+            for word, weight in words.items():
+                vec = self._word_weights.setdefault(word, np.zeros(len(ACTIONS)))
+                vec[ACTION_INDEX[action]] += weight
+
+    @classmethod
+    def from_file(cls, path: Path | None = None) -> ActionLexicon:
+        path = path if path is not None else data_dir() / "actions.json"
+        raw = json.loads(path.read_text(encoding="utf-8"))["actions"]
+        return cls({action: spec["keywords"] for action, spec in raw.items()})
+
+    def words(self) -> list[str]:
+        return list(self._word_weights)
+
+    def scores(self, tokens: Iterable[str], text: str = "") -> np.ndarray:
+        """Evidence per action from tokens, plus substrings for compound words jieba kept whole."""
+        total = np.zeros(len(ACTIONS))
+        seen = set(tokens)
+        for word, vec in self._word_weights.items():
+            if word in seen or (len(word) >= 2 and word in text):
+                total += vec
+        return total
+
+    def probabilities(self, tokens: Sequence[str], text: str = "") -> np.ndarray:
+        scores = self.scores(tokens, normalize(text))
+        smoothed = scores + 0.25
+        return smoothed / smoothed.sum()
+
+    def infer(self, tokens: Sequence[str], text: str = "") -> Inference:
+        probs = self.probabilities(tokens, text)
+        best = int(np.argmax(probs))
+        return Inference(ACTIONS[best], float(probs[best]), tuple(float(p) for p in probs))

@@ -1,0 +1,72 @@
+"""Every weight and threshold of the engine, in one JSON-serialisable config.
+
+The hash of the config is stored with every match run, so a ranking can always
+be traced back to the settings that made it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class MatchConfig:
+    """Weights and thresholds.
+
+    >>> MatchConfig().config_hash() == MatchConfig().config_hash()
+    True
+    >>> MatchConfig(top_k=5).config_hash() == MatchConfig().config_hash()
+    False
+    """
+
+    # Linear part, computed exactly inside the sparse product.
+    w_text_word: float = 0.36
+    w_text_char: float = 0.16
+    w_category: float = 0.20
+    w_reach: float = 0.22
+    # Refinements computed on the shortlist only.
+    w_scale: float = 0.06
+    out_of_reach_factor: float = 0.55  # "a capable organization that cannot reach the place is at most grade 1"
+
+    # Category vector of a demand: declared one-hot mixed with the text's action distribution.
+    category_declared_share: float = 0.6
+
+    # Reach weights by why an organization can work in a county.
+    reach_home_county: float = 1.0
+    reach_declared: float = 0.95
+    reach_city: float = 0.85
+    reach_declared_neighbor: float = 0.8
+    reach_province: float = 0.75
+    reach_default_neighbor: float = 0.5
+    distance_decay: float = 0.25  # share of a broad reach lost at distance_scale_km
+    distance_scale_km: float = 500.0
+    neighbor_km: float = 100.0  # seats closer than this count as neighbouring units
+
+    # Ranking.
+    top_k: int = 10
+    shortlist: int = 50
+    org_cap: int | None = None  # None: org_cap_factor x the average load, at least top_k
+    org_cap_factor: float = 2.0
+    min_score: float = 0.05
+
+    # Text features.
+    char_ngram_min: int = 2
+    char_ngram_max: int = 3
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MatchConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def with_(self, **changes: Any) -> MatchConfig:
+        return replace(self, **changes)
+
+    def config_hash(self) -> str:
+        payload = json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]

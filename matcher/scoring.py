@@ -1,0 +1,84 @@
+"""From signals to a score, and to the reasons a county officer would write."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from matcher import reach as reach_kinds
+from matcher.categories import ACTIONS
+from matcher.config import MatchConfig
+
+
+def total_score(linear: np.ndarray, scale: np.ndarray, reach: np.ndarray,
+                config: MatchConfig) -> np.ndarray:
+    """The final score: the linear part (text, category, reach) plus scale fit;
+    an organization that cannot reach the place keeps only part of it."""
+    total = linear + config.w_scale * scale
+    return np.where(reach > 0, total, total * config.out_of_reach_factor).astype(np.float32)
+
+
+def _money(value: float) -> str:
+    return f"{value:g}万元"
+
+
+def explain(
+    *,
+    demand_category: str | None,
+    demand_category_inferred: bool,
+    text_action: str,
+    org_actions: Sequence[str],
+    reach_kind: int,
+    distance_km: float,
+    demand_place: str,
+    org_place: str,
+    keywords: Sequence[str],
+    funds: float | None,
+    needed: float | None,
+    scale: float,
+) -> list[str]:
+    """Reasons in Chinese, strongest evidence first.
+
+    >>> explain(demand_category="医护康养", demand_category_inferred=False, text_action="医护康养",
+    ...         org_actions=["医护康养"], reach_kind=reach_kinds.NEIGHBOR, distance_km=45.2,
+    ...         demand_place="延边州图们市", org_place="延边州延吉市", keywords=["义诊", "老年人"],
+    ...         funds=None, needed=None, scale=0.6)
+    ['类别一致：医护康养', '相邻县市：延边州延吉市→延边州图们市（约45公里）', '共同关键词：义诊、老年人']
+    """
+    reasons: list[str] = []
+    declared = "、".join(org_actions) or "未申报"
+    if demand_category and demand_category in org_actions:
+        label = "类别一致（按内容推断）" if demand_category_inferred else "类别一致"
+        reasons.append(f"{label}：{demand_category}")
+    elif text_action in org_actions:
+        filed = f"登记为{demand_category}" if demand_category else "未填类别"
+        reasons.append(f"内容属于{text_action}（需求{filed}），组织申报了该行动")
+    elif demand_category in ACTIONS:
+        reasons.append(f"类别不同：需求为{demand_category}，组织申报{declared}")
+
+    km = f"约{distance_km:.0f}公里"
+    if reach_kind == reach_kinds.HOME:
+        reasons.append(f"同在{demand_place}")
+    elif reach_kind == reach_kinds.DECLARED:
+        reasons.append(f"在其拟帮扶地区内：{demand_place}")
+    elif reach_kind == reach_kinds.CITY:
+        reasons.append(f"市级组织，服务本市州：{demand_place}（{km}）")
+    elif reach_kind == reach_kinds.PROVINCE:
+        reasons.append(f"省级组织，可在全省开展（{org_place}→{demand_place}，{km}）")
+    elif reach_kind in (reach_kinds.NEIGHBOR, reach_kinds.DECLARED_NEIGHBOR):
+        reasons.append(f"相邻县市：{org_place}→{demand_place}（{km}）")
+    else:
+        reasons.append(f"超出通常帮扶范围：{org_place}→{demand_place}（{km}）")
+
+    if keywords:
+        reasons.append("共同关键词：" + "、".join(keywords))
+
+    if funds is not None and needed is not None and needed > 0:
+        if scale >= 0.8:
+            reasons.append(f"规模相当：可投入{_money(funds)}，需求{_money(needed)}")
+        elif funds < needed:
+            reasons.append(f"资金偏少：可投入{_money(funds)}，需求{_money(needed)}")
+        else:
+            reasons.append(f"规模大于需求：可投入{_money(funds)}，需求{_money(needed)}")
+    return reasons

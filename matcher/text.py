@@ -1,0 +1,137 @@
+"""Normalisation and tokenization of Chinese demand and capability texts."""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections.abc import Iterable
+from pathlib import Path
+
+import jieba
+
+from matcher.resources import data_dir
+
+_SPACES = re.compile(r"\s+")
+_WORDLIKE = re.compile(r"[\u4e00-\u9fffA-Za-z]")
+
+# Function words and form boilerplate that say nothing about fit.
+STOPWORDS = frozenset(
+    """的 了 和 与 及 或 等 在 为 对 是 有 无 将 把 被 从 向 到 由 以 于 其 这 那 个 我 我们 本 该 各 每
+    需要 需求 开展 提供 帮助 帮扶 进行 希望 能够 可以 可 能 相关 方面 工作 服务 活动 项目 问题 情况 一些
+    一批 若干 部分 全部 主要 积极 努力 计划 拟 年 月 日 名 人 户 次 万元 元 万 左右 以上 以下 多 约 共
+    村 村民 本村 全村 乡 镇 乡镇 县 市 区 协会 组织 机构 中心 单位 社会 社会组织 吉林省 吉林 参与 乡村振兴
+    """.split()
+)
+# Single characters that do carry meaning in this domain.
+_KEEP_SINGLE = frozenset("鹅 鸭 参 牛 猪 羊 鱼 蛋 米 茶 药 菌 蜜 梨 桃 瓜 菜 豆 粮 奶 鸡 医 病 残".split())
+
+
+def normalize(text: str | None) -> str:
+    """Full-width forms to half-width, stray spaces folded, Latin lower-cased.
+
+    >>> normalize("　义诊\u3000 ＡＢＣ１２ ")
+    '义诊 abc12'
+    """
+    if not text:
+        return ""
+    text = unicodedata.normalize("NFKC", str(text))
+    return _SPACES.sub(" ", text).strip().lower()
+
+
+def strip_spaces(text: str | None) -> str:
+    """Normalise and remove every space (for names and codes)."""
+    return normalize(text).replace(" ", "")
+
+
+class SynonymTable:
+    """Groups of near-words; the first of each group is the canonical term.
+
+    >>> table = SynonymTable([["电商", "网店", "直播带货"]])
+    >>> table.expand(["网店", "大米"])
+    ['网店', '电商', '大米']
+    """
+
+    def __init__(self, groups: Iterable[Iterable[str]]) -> None:
+        self.canonical: dict[str, str] = {}
+        for group in groups:
+            words = [w for w in group if w]
+            if not words:
+                continue
+            for word in words:
+                self.canonical.setdefault(word, words[0])
+
+    @classmethod
+    def from_file(cls, path: Path) -> SynonymTable:
+        groups = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            line = line.strip()
+            if line and not line.startswith("#"):
+                groups.append(line.split())
+        return cls(groups)
+
+    def words(self) -> list[str]:
+        return list(self.canonical)
+
+    def expand(self, tokens: Iterable[str]) -> list[str]:
+        out: list[str] = []
+        for token in tokens:
+            out.append(token)
+            canonical = self.canonical.get(token)
+            if canonical is not None and canonical != token:
+                out.append(canonical)
+        return out
+
+
+class Tokenizer:
+    """jieba with our domain dictionary, its own instance (not the global one).
+
+    ``tokens`` gives content words with synonyms expanded (for matching);
+    ``plain_tokens`` gives content words only (for the BM25 baseline).
+    """
+
+    def __init__(
+        self,
+        dictionary: Path | None = None,
+        synonyms: SynonymTable | None = None,
+        extra_words: Iterable[str] = (),
+    ) -> None:
+        base = data_dir()
+        self.dictionary = dictionary if dictionary is not None else base / "dictionary.txt"
+        self.synonyms = (
+            synonyms if synonyms is not None else SynonymTable.from_file(base / "synonyms.txt")
+        )
+        jieba.setLogLevel(logging.WARNING)
+        self._jieba = jieba.Tokenizer()
+        self._jieba.initialize()
+        if self.dictionary.exists():
+            self._jieba.load_userdict(str(self.dictionary))
+        # Synonym members must survive segmentation as whole words.
+        for word in [*self.synonyms.words(), *extra_words]:
+            if len(word) > 1:
+                self._jieba.add_word(word, freq=2000)
+
+    def segment(self, text: str) -> list[str]:
+        """Every jieba token of the normalised text, punctuation included."""
+        return self._jieba.lcut(normalize(text), HMM=True)
+
+    def plain_tokens(self, text: str) -> list[str]:
+        return [t for t in self.segment(text) if _is_content(t)]
+
+    def tokens(self, text: str) -> list[str]:
+        return self.synonyms.expand(self.plain_tokens(text))
+
+    def tokens_many(self, texts: Iterable[str]) -> list[list[str]]:
+        return [self.tokens(t) for t in texts]
+
+
+def _is_content(token: str) -> bool:
+    token = token.strip()
+    if not token or token in STOPWORDS or not _WORDLIKE.search(token):
+        return False
+    return len(token) > 1 or token in _KEEP_SINGLE
+
+
+def char_text(text: str) -> str:
+    """Text for character n-grams: normalised, punctuation and digits dropped."""
+    return "".join(ch for ch in normalize(text) if _WORDLIKE.match(ch) or ch == " ")

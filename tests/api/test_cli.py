@@ -1,0 +1,152 @@
+"""The duijie CLI end to end on a real database: import → rematch → recommend → export."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func
+from sqlmodel import Session, select
+from typer.testing import CliRunner
+
+from api.cli import app
+from api.db import make_engine
+from api.services.demo import generate
+from models import Demand, MatchRun, Organization, Recommendation
+from tests.factories import org_row, write_csv
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def invoke(*args: str) -> str:
+    result = runner.invoke(app, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_demo_rematch_recommend_export(cli_env: str, tmp_path: Path) -> None:
+    out = invoke("demo", "--organizations", "60", "--demands", "300", "--seed", "11")
+    assert "社会组织导入完成：共60行，新增60" in out
+    assert "需求导入完成：共300行，新增300" in out
+    out = invoke("rematch", "--today", "2026-11-29")
+    assert "匹配完成（第1次）" in out
+    assert "覆盖率" in out
+
+    engine = make_engine(cli_env)
+    with Session(engine) as session:
+        run = session.exec(select(MatchRun)).one()
+        open_valid = session.exec(select(func.count()).select_from(Demand)).one()
+        n_recs = session.exec(select(func.count()).select_from(Recommendation)).one()
+    assert run.status == "done"
+    assert run.n_organizations == 60
+    assert run.n_demands <= open_valid  # expired demands are left out
+    assert n_recs == run.n_recommendations > 0
+    assert set(run.timings) >= {"tokenize", "vectorize", "candidates", "signals", "ranking", "db_write"}
+
+    demands_file = tmp_path / "d.jsonl"
+    invoke("export", "recommendations", "--for", "demands", "--out", str(demands_file), "--top", "3")
+    lines = read_jsonl(demands_file)
+    assert lines
+    assert {"demand_ref", "credit_code", "rank", "score", "signals", "reasons"} <= set(lines[0])
+    by_demand: dict[str, list[int]] = {}
+    for line in lines:
+        by_demand.setdefault(f"{line['county_code']}|{line['demand_ref']}", []).append(line["rank"])
+        assert line["reasons"]
+    assert all(ranks == list(range(1, len(ranks) + 1)) and len(ranks) <= 3 for ranks in by_demand.values())
+
+    orgs_file = tmp_path / "o.jsonl"
+    invoke("export", "recommendations", "--for", "organizations", "--out", str(orgs_file))
+    org_lines = read_jsonl(orgs_file)
+    assert len({line["credit_code"] for line in org_lines}) == 60
+
+    first = lines[0]
+    out = invoke("recommend", "--demand", first["demand_ref"], "--county", first["county_code"])
+    assert f"需求 {first['demand_ref']}" in out
+    assert "  1. " in out
+    out = invoke("recommend", "--org", org_lines[0]["credit_code"], "--top", "2")
+    assert "  2. " in out
+    assert "  3. " not in out
+
+
+def test_rematch_keeps_only_recent_runs(cli_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from api.settings import get_settings
+
+    invoke("demo", "--organizations", "20", "--demands", "60")
+    monkeypatch.setenv("DUIJIE_KEEP_RUNS", "2")
+    get_settings.cache_clear()
+    for _ in range(3):
+        invoke("rematch")
+    with Session(make_engine(cli_env)) as session:
+        runs = session.exec(select(Recommendation.run_id).distinct()).all()
+    assert sorted(runs) == [2, 3]
+
+
+def test_fresh_contract_corpus_end_to_end(cli_env: str, tmp_path: Path) -> None:
+    """A corpus the engine has never seen (the dev set's files), without touching any file."""
+    invoke("import", "orgs", str(ROOT / "data/eval/orgs.csv"))
+    invoke("import", "demands", str(ROOT / "data/eval/demands.csv"))
+    invoke("rematch")
+    out_file = tmp_path / "r.jsonl"
+    invoke("export", "recommendations", "--for", "demands", "--out", str(out_file), "--top", "5")
+    lines = read_jsonl(out_file)
+    assert len({line["demand_ref"] for line in lines}) == 120
+    top = next(line for line in lines if line["demand_ref"] == "DEV-001" and line["rank"] == 1)
+    assert top["reasons"][0].startswith("类别一致")
+
+
+def test_bad_file_is_refused_with_a_report_and_nothing_written(cli_env: str, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "o.csv", [org_row(1), org_row(2, 统一社会信用代码="123")])
+    result = runner.invoke(app, ["import", "orgs", str(path)])
+    assert result.exit_code == 1
+    assert "文件被拒绝，未写入任何数据：1行有错误" in result.output
+    assert "第3行「统一社会信用代码」（值：123）：应为18位，实际3位" in result.output
+    with Session(make_engine(cli_env)) as session:
+        assert session.exec(select(func.count()).select_from(Organization)).one() == 0
+
+
+def test_skip_invalid_from_the_cli(cli_env: str, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "o.csv", [org_row(1), org_row(2, 统一社会信用代码="123")])
+    out = invoke("import", "orgs", str(path), "--skip-invalid")
+    assert "新增1" in out
+    assert "跳过错误行1" in out
+    assert (tmp_path / "o.errors.csv").exists()
+
+
+def test_unknown_demand_ref(cli_env: str) -> None:
+    result = runner.invoke(app, ["recommend", "--demand", "NOPE"])
+    assert result.exit_code == 1
+    assert "未找到需求编号为NOPE的需求" in result.output
+
+
+def test_export_before_any_run(cli_env: str, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["export", "recommendations", "--out", str(tmp_path / "x.jsonl")])
+    assert result.exit_code == 1
+    assert "还没有完成的匹配" in result.output
+
+
+def test_eval_engine_beats_bm25_by_a_wide_margin() -> None:
+    from api.services.evaluation import evaluate_devset
+
+    report = evaluate_devset()
+    assert report.engine_demands.ndcg >= report.bm25_demands.ndcg + 0.1
+    assert report.engine_orgs.ndcg >= report.bm25_orgs.ndcg + 0.1
+    assert report.engine_demands.queries == 101
+    out = invoke("eval")
+    assert "engine" in out
+    assert "bm25" in out
+    assert "类别推断准确率" in out
+
+
+def test_demo_files_are_contract_format(tmp_path: Path) -> None:
+    files = generate(tmp_path, organizations=30, demands=70, seed=3)
+    assert files.organizations.suffix == ".xlsx"
+    raw = files.demands.read_bytes()
+    with pytest.raises(UnicodeDecodeError):
+        raw.decode("utf-8")  # saved as GBK, as Excel on Chinese Windows does
+    assert "需求名称" in raw.decode("gb18030")

@@ -1,0 +1,153 @@
+"""Ranking properties on small hand-made cases."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+
+import numpy as np
+import scipy.sparse as sp
+
+from matcher import DemandRecord, MatchConfig, Matcher, OrganizationRecord
+from matcher.candidates import top_pairs, top_pairs_reference
+
+CLINIC = "组织医生下乡义诊巡诊，为老年人免费体检，送常用药上门"
+ECOMMERCE = "会员开网店做直播带货，帮助农户销售木耳大米等农副产品"
+
+
+def org(key: str, county: str, city: str, capability: str, actions: tuple[str, ...] = ("医护康养",),
+        *, level: str = "county", funds: float | None = None, area: str = "",
+        active: bool = True) -> OrganizationRecord:
+    return OrganizationRecord(key=key, name=f"{key}协会", level=level, city_code=city,  # type: ignore[arg-type]
+                              county_code=county if level == "county" else None, actions=actions,
+                              capability=capability, funds=funds, service_area=area, active=active)
+
+
+def demand(key: str, county: str, city: str, title: str, description: str,
+           category: str | None = "医护康养", **kw: object) -> DemandRecord:
+    return DemandRecord(key=key, city_code=city, county_code=county, title=title,
+                        description=description, category=category, **kw)  # type: ignore[arg-type]
+
+
+def ranked(result, key: str) -> list[str]:  # type: ignore[no-untyped-def]
+    return [r.organization_key for r in result.for_demand(key)]
+
+
+def test_local_organization_beats_far_one_with_same_text(matcher: Matcher) -> None:
+    orgs = [org("far", "220822", "220800", CLINIC), org("local", "222424", "222400", CLINIC)]
+    dems = [demand("d", "222424", "222400", "老人义诊", "为空巢老人开展义诊体检")]
+    assert ranked(matcher.match(orgs, dems), "d")[0] == "local"
+
+
+def test_wrongly_filed_demand_still_finds_the_right_organizations(matcher: Matcher) -> None:
+    orgs = [
+        org("shop", "222424", "222400", ECOMMERCE, ("消费帮扶",)),
+        org("clinic", "222424", "222400", CLINIC, ("医护康养",)),
+        org("school", "222424", "222400", "开办电工焊工家政职业技能培训班", ("人才培育",)),
+    ]
+    # A sales demand filed under 人才培育 by mistake.
+    dems = [demand("d", "222424", "222400", "木耳滞销", "合作社五万斤黑木耳卖不出去，想开网店直播带货",
+                   category="人才培育")]
+    assert ranked(matcher.match(orgs, dems), "d")[0] == "shop"
+
+
+def test_hospital_that_declared_only_health_fits_a_disabled_elders_visit(matcher: Matcher) -> None:
+    orgs = [
+        org("hospital", "222424", "222400", "医生上门巡诊，为残疾老人和失能老人体检康复", ("医护康养",)),
+        org("culture", "222424", "222400", "送戏下乡，组织秧歌队和广场舞", ("社会治理", "扶弱济困")),
+    ]
+    dems = [demand("d", "222424", "222400", "残疾老人上门巡诊", "为村里残疾老人上门体检、康复指导",
+                   category="扶弱济困")]
+    assert ranked(matcher.match(orgs, dems), "d")[0] == "hospital"
+
+
+def test_closed_and_expired_demands_and_withdrawn_orgs_are_never_recommended(matcher: Matcher) -> None:
+    orgs = [org("a", "222424", "222400", CLINIC), org("gone", "222424", "222400", CLINIC, active=False)]
+    dems = [
+        demand("open", "222424", "222400", "义诊", "老人义诊体检"),
+        demand("closed", "222424", "222400", "义诊", "老人义诊体检", open=False),
+        demand("expired", "222424", "222400", "义诊", "老人义诊体检", due_date=date(2025, 1, 1)),
+    ]
+    result = matcher.match(orgs, dems, today=date(2026, 6, 1))
+    pairs = {(r.demand_key, r.organization_key) for r in result.recommendations}
+    assert pairs == {("open", "a")}
+
+
+def test_excluded_pairs_drop_out(matcher: Matcher) -> None:
+    orgs = [org("a", "222424", "222400", CLINIC), org("b", "222424", "222400", CLINIC)]
+    dems = [demand("d", "222424", "222400", "义诊", "老人义诊体检")]
+    result = matcher.match(orgs, dems, excluded_pairs={("d", "a")})
+    assert ranked(result, "d") == ["b"]
+
+
+def test_no_organization_exceeds_the_cap_and_every_demand_gets_candidates() -> None:
+    m = Matcher(MatchConfig(top_k=3, org_cap=4))
+    star = org("star", None, "220100", CLINIC + "，康复护理，慢病筛查", level="province")  # type: ignore[arg-type]
+    others = [org(f"o{i}", "222424", "222400", "医生下乡巡诊看病") for i in range(8)]
+    dems = [demand(f"d{i}", "222424", "222400", "老人义诊", "为老年人义诊体检、康复护理") for i in range(10)]
+    result = m.match([star, *others], dems)
+    usage = Counter(r.organization_key for r in result.recommendations if r.demand_rank)
+    assert max(usage.values()) <= 4
+    assert usage["star"] == 4
+    assert result.stats.coverage == 1.0
+    assert all(len(result.for_demand(d.key)) == 3 for d in dems)
+
+
+def test_scale_prefers_an_organization_that_can_fund_a_big_project(matcher: Matcher) -> None:
+    text = "投资建设冷库和保鲜库，提供冷链仓储"
+    orgs = [org("tiny", "222424", "222400", text, ("创业就业",), funds=0.5),
+            org("big", "222424", "222400", text, ("创业就业",), funds=300)]
+    dems = [demand("d", "222424", "222400", "冷库建设", "合作社建设保鲜冷库", category="创业就业",
+                   funding_needed=200.0)]
+    result = matcher.match(orgs, dems)
+    assert ranked(result, "d")[0] == "big"
+    big = result.for_demand("d")[0]
+    assert big.signals["scale"] > result.for_demand("d")[1].signals["scale"]
+
+
+def test_out_of_reach_organization_is_penalised(matcher: Matcher) -> None:
+    orgs = [org("far", "220822", "220800", CLINIC)]  # 通榆县, county-level
+    dems = [demand("d", "222404", "222400", "义诊", "为老年人义诊体检")]  # 珲春市
+    rec = matcher.match(orgs, dems).for_demand("d")[0]
+    assert rec.signals["reach"] == 0.0
+    assert any(reason.startswith("超出通常帮扶范围") for reason in rec.reasons)
+
+
+def test_every_recommendation_explains_itself(matcher: Matcher) -> None:
+    orgs = [org("a", "222424", "222400", CLINIC, level="county"),
+            org("p", None, "220100", ECOMMERCE, ("消费帮扶",), level="province")]  # type: ignore[arg-type]
+    dems = [demand("d1", "222424", "222400", "义诊", "老人义诊体检"),
+            demand("d2", "222401", "222400", "木耳卖难", "帮助销售木耳", category=None)]
+    result = matcher.match(orgs, dems)
+    assert result.recommendations
+    for rec in result.recommendations:
+        assert rec.reasons
+        assert set(rec.signals) == {"text", "category", "reach", "distance_km", "scale"}
+    assert result.inferred["d2"].action == "消费帮扶"
+    d1 = result.for_demand("d1")[0]
+    assert d1.reasons[0] == "类别一致：医护康养"
+    assert "义诊" in d1.keywords
+
+
+def test_both_directions_are_ranked(matcher: Matcher) -> None:
+    orgs = [org("a", "222424", "222400", CLINIC)]
+    dems = [demand("d1", "222424", "222400", "义诊", "老人义诊体检"),
+            demand("d2", "222424", "222400", "木耳卖难", "帮助销售木耳", category="消费帮扶")]
+    ranking = [r.demand_key for r in matcher.match(orgs, dems).for_organization("a")]
+    assert ranking == ["d1", "d2"]
+
+
+def test_fast_top_pairs_match_the_reference() -> None:
+    rng = np.random.default_rng(3)
+    left = sp.random(300, 500, density=0.02, format="csr", random_state=rng, dtype=np.float32)
+    right = sp.random(200, 500, density=0.02, format="csr", random_state=rng, dtype=np.float32)
+    fast = top_pairs(left, right, 10)
+    ref = top_pairs_reference(left, right, 10)
+    assert set(zip(fast[0].tolist(), fast[1].tolist(), strict=True)) == set(
+        zip(ref[0].tolist(), ref[1].tolist(), strict=True))
+    np.testing.assert_allclose(np.sort(fast[2]), np.sort(ref[2]), rtol=1e-5)
+
+
+def test_config_hash_changes_with_weights() -> None:
+    assert MatchConfig().config_hash() != MatchConfig(w_reach=0.3).config_hash()
+    assert MatchConfig.from_dict(MatchConfig().to_dict()) == MatchConfig()
