@@ -75,6 +75,7 @@ class Inference:
     action: str
     confidence: float
     probabilities: tuple[float, ...]
+    evidence: float = 0.0  # summed keyword weight; 0 means the text names no action at all
 
 
 class ActionLexicon:
@@ -112,6 +113,9 @@ class ActionLexicon:
         return smoothed / smoothed.sum()
 
     def infer(self, tokens: Sequence[str], text: str = "") -> Inference:
-        probs = self.probabilities(tokens, text)
+        scores = self.scores(tokens, normalize(text))
+        smoothed = scores + 0.25
+        probs = smoothed / smoothed.sum()
         best = int(np.argmax(probs))
-        return Inference(ACTIONS[best], float(probs[best]), tuple(float(p) for p in probs))
+        return Inference(ACTIONS[best], float(probs[best]), tuple(float(p) for p in probs),
+                         evidence=float(scores.sum()))

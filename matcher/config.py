@@ -29,6 +29,10 @@ class MatchConfig:
     w_reach: float = 0.22
     # Refinements computed on the shortlist only.
     w_scale: float = 0.06
+    # Category and reach count fully only once the texts fit at least this well: capability
+    # fit comes first, and a local organization of the right action that does something else
+    # must not outrank one that does the very thing one county away.
+    text_gate: float = 0.10
     out_of_reach_factor: float = 0.55  # "a capable organization that cannot reach the place is at most grade 1"
 
     # Category vector of a demand: declared one-hot mixed with the text's action distribution.

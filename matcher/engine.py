@@ -29,6 +29,24 @@ def _identity(tokens: list[str]) -> list[str]:
     return tokens
 
 
+def _centroid_actions(d_word: sp.csr_matrix, declared: np.ndarray) -> np.ndarray | None:
+    """For every demand, the action whose filed demands its words are closest to.
+
+    A fallback for texts that name no action: the corpus's own filed demands are
+    the evidence, refitted on every run. None when too few demands are filed.
+    """
+    filed = declared >= 0
+    if filed.sum() < 2 * len(ACTIONS):
+        return None
+    onehot = sp.csr_matrix((np.ones(int(filed.sum()), dtype=np.float32),
+                            (declared[filed], np.flatnonzero(filed))), shape=(len(ACTIONS), d_word.shape[0]))
+    centroids = onehot @ d_word
+    norms = np.sqrt(np.asarray(centroids.multiply(centroids).sum(axis=1))).ravel()
+    norms[norms == 0] = 1.0
+    centroids = sp.diags(1.0 / norms) @ centroids
+    return np.asarray((d_word @ centroids.T).argmax(axis=1)).ravel()
+
+
 @dataclass
 class MatchStats:
     n_organizations: int = 0
@@ -158,8 +176,13 @@ class Matcher:
         text_probs = np.zeros((len(dems), len(ACTIONS)), dtype=np.float32)
         d_cat = np.zeros((len(dems), len(ACTIONS)), dtype=np.float32)
         text_action: list[str] = []
-        for i, (d, toks) in enumerate(zip(dems, dem_tokens, strict=True)):
-            inf = self.lexicon.infer(toks, d.text)
+        inferences = [self.lexicon.infer(toks, d.text) for d, toks in zip(dems, dem_tokens, strict=True)]
+        declared_idx = np.array([ACTION_INDEX.get(d.category or "", -1) for d in dems])
+        fallback = _centroid_actions(d_word, declared_idx)
+        for i, (d, inf) in enumerate(zip(dems, inferences, strict=True)):
+            if inf.evidence == 0 and fallback is not None:
+                # The text names no action: take the nearest action among this corpus's filed demands.
+                inf = Inference(ACTIONS[fallback[i]], inf.confidence, inf.probabilities, 0.0)
             text_probs[i] = inf.probabilities
             text_action.append(inf.action)
             declared = d.category if d.category in ACTION_INDEX else None
@@ -218,7 +241,7 @@ class Matcher:
         needed = np.array([np.nan if d.funding_needed is None else d.funding_needed
                            for d in dems])[d_idx]
         scale = scale_fit(funds, needed)
-        total = total_score(linear, scale, reach_w, cfg)
+        total = total_score(text, cat, reach_w, scale, cfg)
         lap("signals")
 
         # ranking

@@ -11,11 +11,17 @@ from matcher.categories import ACTIONS
 from matcher.config import MatchConfig
 
 
-def total_score(linear: np.ndarray, scale: np.ndarray, reach: np.ndarray,
+def total_score(text: np.ndarray, category: np.ndarray, reach: np.ndarray, scale: np.ndarray,
                 config: MatchConfig) -> np.ndarray:
-    """The final score: the linear part (text, category, reach) plus scale fit;
-    an organization that cannot reach the place keeps only part of it."""
-    total = linear + config.w_scale * scale
+    """The final score of shortlisted pairs.
+
+    Text fit, plus category and reach scaled by how well the texts fit (up to
+    ``text_gate``), plus scale fit; an organization that cannot reach the place
+    keeps only part of it.
+    """
+    gate = np.minimum(1.0, text / config.text_gate) if config.text_gate > 0 else 1.0
+    text_part = (config.w_text_word + config.w_text_char) * text
+    total = text_part + gate * (config.w_category * category + config.w_reach * reach) + config.w_scale * scale
     return np.where(reach > 0, total, total * config.out_of_reach_factor).astype(np.float32)
 
 

@@ -45,21 +45,26 @@ def strip_spaces(text: str | None) -> str:
 
 
 class SynonymTable:
-    """Groups of near-words; the first of each group is the canonical term.
+    """Groups of near-words; the first of each group is its canonical term.
 
-    >>> table = SynonymTable([["电商", "网店", "直播带货"]])
-    >>> table.expand(["网店", "大米"])
-    ['网店', '电商', '大米']
+    A word may belong to several groups (免费体检 is both 义诊 and 体检); matching adds
+    every canonical term it has.
+
+    >>> table = SynonymTable([["电商", "网店", "直播带货"], ["体检", "免费体检"], ["义诊", "免费体检"]])
+    >>> table.expand(["网店", "大米", "免费体检"])
+    ['网店', '电商', '大米', '免费体检', '体检', '义诊']
     """
 
     def __init__(self, groups: Iterable[Iterable[str]]) -> None:
-        self.canonical: dict[str, str] = {}
+        self.canonical: dict[str, tuple[str, ...]] = {}
         for group in groups:
             words = [w for w in group if w]
             if not words:
                 continue
             for word in words:
-                self.canonical.setdefault(word, words[0])
+                known = self.canonical.get(word, ())
+                if words[0] not in known:
+                    self.canonical[word] = (*known, words[0])
 
     @classmethod
     def from_file(cls, path: Path) -> SynonymTable:
@@ -77,9 +82,7 @@ class SynonymTable:
         out: list[str] = []
         for token in tokens:
             out.append(token)
-            canonical = self.canonical.get(token)
-            if canonical is not None and canonical != token:
-                out.append(canonical)
+            out.extend(c for c in self.canonical.get(token, ()) if c != token)
         return out
 
 

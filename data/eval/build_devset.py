@@ -1,4 +1,5 @@
-"""Writes the labeled dev set: orgs.csv, demands.csv (contract format) and qrels.csv.
+"""Writes the labeled dev set: orgs.csv, demands.csv (contract format), qrels.csv (graded
+pairs) and actions.csv (the action each demand truly belongs to, whatever its form says).
 
 Texts are written by hand. Each organization carries hidden service tags (what
 it really does: ``direct``, and what it only touches: ``related``), and each
@@ -100,7 +101,7 @@ ORGS = [
     ("白山市中医药学会", "社会团体", "白山市民政局", None, "医护康养", "clinic rehab", "", 8, "", "中医专家进村针灸理疗、诊治风湿腰腿痛，推广中医养生保健方法"),
     ("松原市查干湖渔业商会", "社会团体", "松原市民政局", None, "消费帮扶", "purchase", "ecommerce", 60, "", "会员企业订购农户的冷水鱼和杂粮，组织年货展销会帮助农民增收"),
     ("通化市职业技能培训学校", "社会服务机构", "通化市民政局", None, "人才培育", "vocational", "jobs", 15, "", "开设电商运营、厨师、中式面点等技能培训课程，推荐学员就业"),
-    ("吉林省乡村振兴研究会", "社会团体", "吉林省民政厅", None, "创业就业、人才培育", "startup science", "agritech tourism", 30, "", "专家团队为村集体经济发展做规划，提供政策咨询和产业项目论证"),
+    ("吉林省乡村振兴研究会", "社会团体", "吉林省民政厅", None, "创业就业、人才培育", "startup science", "agritech tourism", 30, "", "专家团队为村集体经济发展做规划，提供政策咨询和产业项目论证，组织专家进村开展科普讲座"),
     ("前郭县志愿者协会", "社会团体", "前郭尔罗斯蒙古族自治县民政局", "前郭尔罗斯蒙古族自治县", "社会治理", "environment culture", "elderlyvisit", 2, "", "组织志愿者参与村屯环境整治、文明实践和节日文艺演出"),
     ("临江市养老服务协会", "社会团体", "临江市民政局", "临江市", "医护康养", "eldercare", "elderlyvisit", 12, "", "协调养老机构为失能老人提供照护，建设村级互助养老点"),
     ("长岭县劳务经纪人协会", "社会团体", "长岭县民政局", "长岭县", "创业就业", "jobs", "vocational", 5, "", "收集企业用工信息，组织农民外出务工，维护务工人员权益"),
@@ -276,7 +277,7 @@ def grade(org: tuple, demand: tuple) -> int:
 
 
 def main() -> None:
-    org_rows, dem_rows, qrels = [], [], []
+    org_rows, dem_rows, qrels, truth = [], [], [], []
     codes = []
     for i, org in enumerate(ORGS):
         name, otype, registrar, county, actions, _d, _r, funds, area, capability = org
@@ -297,6 +298,7 @@ def main() -> None:
     for j, dem in enumerate(DEMANDS):
         _tag, county, cat, funding, benef, title, desc = dem
         ref = f"DEV-{j + 1:03d}"
+        truth.append({"demand_ref": ref, "action": TAG_ACTION[_tag]})
         dem_rows.append({
             "需求编号": ref, "市（州）": city_of(county), "县（市、区）": county, "乡（镇）": "",
             "村": f"第{j % 9 + 1}村", "需求类别": cat, "需求名称": title, "需求内容": desc,
@@ -307,7 +309,8 @@ def main() -> None:
             g = grade(org, dem)
             if g:
                 qrels.append({"demand_ref": ref, "credit_code": codes[i], "grade": g})
-    for path, rows in (("orgs.csv", org_rows), ("demands.csv", dem_rows), ("qrels.csv", qrels)):
+    for path, rows in (("orgs.csv", org_rows), ("demands.csv", dem_rows), ("qrels.csv", qrels),
+                       ("actions.csv", truth)):
         with (HERE / path).open("w", encoding="utf-8", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=list(rows[0]))
             writer.writeheader()

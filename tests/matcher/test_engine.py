@@ -131,9 +131,11 @@ def test_every_recommendation_explains_itself(matcher: Matcher) -> None:
 
 def test_both_directions_are_ranked(matcher: Matcher) -> None:
     orgs = [org("a", "222424", "222400", CLINIC)]
-    dems = [demand("d1", "222424", "222400", "义诊", "老人义诊体检"),
-            demand("d2", "222424", "222400", "木耳卖难", "帮助销售木耳", category="消费帮扶")]
+    dems = [demand("d2", "222424", "222400", "健康讲座", "为老年人讲健康知识"),
+            demand("d1", "222424", "222400", "义诊", "老人义诊体检"),
+            demand("d3", "222424", "222400", "木耳卖难", "帮助销售木耳", category="消费帮扶")]
     ranking = [r.demand_key for r in matcher.match(orgs, dems).for_organization("a")]
+    # The unrelated sales demand is not recommended at all: capability fit comes first.
     assert ranking == ["d1", "d2"]
 
 
@@ -151,3 +153,17 @@ def test_fast_top_pairs_match_the_reference() -> None:
 def test_config_hash_changes_with_weights() -> None:
     assert MatchConfig().config_hash() != MatchConfig(w_reach=0.3).config_hash()
     assert MatchConfig.from_dict(MatchConfig().to_dict()) == MatchConfig()
+
+
+def test_a_text_naming_no_action_takes_the_corpus_nearest_one(matcher: Matcher) -> None:
+    orgs = [org("a", "222424", "222400", "儿童之家课后陪伴", ("扶弱济困",))]
+    filed = [demand(f"f{i}{a}", "222424", "222400", title, text, category=a)
+             for i in range(3)
+             for a, title, text in [
+                 ("扶弱济困", "儿童之家", "建设儿童之家课后陪伴"), ("医护康养", "义诊", "老人义诊体检"),
+                 ("消费帮扶", "大米滞销", "大米卖不出去"), ("人才培育", "电工培训", "电工技能培训班"),
+                 ("社会治理", "纠纷调解", "邻里纠纷调解"), ("创业就业", "冷库建设", "合作社建冷库")]]
+    blank = demand("x", "222424", "222400", "儿童之家", "村里建设儿童之家", category=None)
+    assert matcher.infer_action(blank.text).evidence == 0  # no keyword names an action
+    result = matcher.match(orgs, [*filed, blank])
+    assert result.inferred["x"].action == "扶弱济困"

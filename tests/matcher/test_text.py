@@ -24,6 +24,7 @@ def test_stopwords_and_punctuation_are_dropped(matcher: Matcher) -> None:
     assert matcher.tokenizer.plain_tokens("我们村需要，开展帮扶！") == []
 
 
-def test_synonym_table_keeps_first_group_for_shared_words() -> None:
+def test_a_word_in_two_groups_gets_both_canonical_terms() -> None:
     table = SynonymTable([["电商", "网店"], ["网络", "网店"]])
-    assert table.expand(["网店"]) == ["网店", "电商"]
+    assert table.expand(["网店"]) == ["网店", "电商", "网络"]
+    assert table.expand(["电商"]) == ["电商"]
