@@ -25,6 +25,7 @@ PRODUCTS = ["黑木耳", "大米", "鲜食玉米", "人参", "蜂蜜", "小米",
 GROUPS = ["空巢老人", "留守儿童", "残疾人", "低保户", "独居老人", "困境儿童", "高龄老人", "脱贫户",
           "留守妇女", "特困人员"]
 BRANDS = ["春晖", "阳光", "同心", "仁和", "益民", "长青", "红烛", "启明", "众善", "德润", "新禾", "沃土"]
+QUALIFIERS = ["", "乡村", "城乡", "公益", "爱心", "互助", "和美", "兴农", "富民", "善行"]
 SKILLS = ["电工", "焊工", "家政服务", "养老护理员", "中式面点", "电商运营", "农机驾驶", "育婴师"]
 TECHS = ["玉米高产栽培", "水稻侧深施肥", "木耳菌包管理", "林下参种植", "大棚蔬菜种植", "肉牛养殖",
          "病虫害绿色防控", "保护性耕作"]
@@ -193,8 +194,13 @@ def generate(out_dir: Path, *, organizations: int = 320, demands: int = 2400, se
             county_cell, city_cell = county.name, city_label(city.code)
         pattern, org_type, capability = rng.choice(ORG_TEMPLATES[action])
         name = pattern.format(place=place, product=rng.choice(PRODUCTS))
+        attempt = 0
         while name in used_names:  # real registrations never share a name
-            name = pattern.format(place=place + rng.choice(BRANDS), product=rng.choice(PRODUCTS))
+            brand = BRANDS[attempt % len(BRANDS)] + QUALIFIERS[(attempt // len(BRANDS)) % len(QUALIFIERS)]
+            number = attempt // (len(BRANDS) * len(QUALIFIERS))
+            name = pattern.format(place=place + brand + (f"第{number + 1}" if number else ""),
+                                  product=rng.choice(PRODUCTS))
+            attempt += 1
         used_names.add(name)
         capability = capability.format(product=rng.choice(PRODUCTS), tech=rng.choice(TECHS),
                                        skill=rng.choice(SKILLS), group=rng.choice(GROUPS))
@@ -239,6 +245,7 @@ def generate(out_dir: Path, *, organizations: int = 320, demands: int = 2400, se
 
     # -- demands: every county gets some, remote ones too
     dem_rows = []
+    unnamed: set[tuple[str, ...]] = set()  # a blank 需求编号 is keyed by place + title; keep those unique
     date_formats = ["{y}-{m:02d}-{d:02d}", "{y}/{m}/{d}", "{y}年{m}月{d}日", "{y}年{m}月"]
     for j in range(demands):
         county = counties[j % len(counties)] if j < len(counties) * 3 else rng.choice(counties)
@@ -255,14 +262,21 @@ def generate(out_dir: Path, *, organizations: int = 320, demands: int = 2400, se
         funding = {"创业就业": rng.choice([20, 50, 100, 200]), "消费帮扶": rng.choice([0, 1, 5])}.get(
             action, rng.choice([0.5, 1, 3, 5, 10]))
         city = regions.cities[county.city_code]
+        township = f"{rng.choice(['东风', '新华', '红旗', '胜利', '前进', '太平', '永安'])}镇"
+        village = f"{rng.choice(['东', '西', '南', '北', '前', '后', '新'])}{rng.choice(['山', '河', '岭', '沟', '屯'])}村"
+        title_text = title.format(**fill)
+        ref = f"{county.code}-{j + 1:05d}"
+        if rng.random() < 0.1 and (key := (county.code, township, village, title_text)) not in unnamed:
+            unnamed.add(key)
+            ref = ""
         dem_rows.append({
-            "需求编号": f"{county.code}-{j + 1:05d}" if rng.random() < 0.9 else "",
+            "需求编号": ref,
             "市州": city_label(city.code),
             "县（市、区）": county.name,
-            "乡（镇）": f"{rng.choice(['东风', '新华', '红旗', '胜利', '前进', '太平', '永安'])}镇",
-            "村": f"{rng.choice(['东', '西', '南', '北', '前', '后', '新'])}{rng.choice(['山', '河', '岭', '沟', '屯'])}村",
+            "乡（镇）": township,
+            "村": village,
             "需求类别": category,
-            "需求名称": _messy(rng, title.format(**fill)),
+            "需求名称": _messy(rng, title_text),
             "需求内容": desc.format(**fill),
             "受益人数": rng.randint(10, 500),
             "资金需求（万元）": funding,

@@ -59,6 +59,12 @@ def run_rematch(
         today=today, progress=progress,
     )
     write_start = time.perf_counter()
+    # Categories inferred with the whole corpus in view supersede the import-time guess.
+    for d in demands:
+        inference = result.inferred.get(str(d.id))
+        if d.category_inferred and inference is not None and inference.action != d.category:
+            d.category = inference.action
+            session.add(d)
     rows = [
         {"run_id": run.id, "demand_id": int(r.demand_key), "organization_id": int(r.organization_key),
          "demand_rank": r.demand_rank, "organization_rank": r.organization_rank, "score": r.score,
