@@ -19,8 +19,10 @@ app = typer.Typer(help="duijie 对接：社会组织参与乡村振兴供需对�
                   add_completion=False)
 import_app = typer.Typer(help="导入报名表或需求要点（.xlsx / .csv）", no_args_is_help=True)
 export_app = typer.Typer(help="导出", no_args_is_help=True)
+user_app = typer.Typer(help="账号管理", no_args_is_help=True)
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
+app.add_typer(user_app, name="user")
 
 
 def _engine():  # type: ignore[no-untyped-def]
@@ -35,17 +37,21 @@ def _fail(err: AppError) -> None:
     raise typer.Exit(code=1)
 
 
-def _import(kind: str, file: Path, skip_invalid: bool, error_file: Path | None) -> None:
+def _import(kind: str, file: Path, skip_invalid: bool, error_file: Path | None,
+            create_accounts: bool = False) -> None:
+    from api.services.auth import Scope
     from api.services.engine import get_matcher
-    from api.services.importer import import_file
+    from api.services.uploads import import_for_scope
 
     if not file.exists():
         typer.echo(f"文件不存在：{file}", err=True)
         raise typer.Exit(code=2)
     try:
         with session_scope(_engine()) as session:
-            report = import_file(session, file, kind, matcher=get_matcher(),
-                                 skip_invalid=skip_invalid, error_file=error_file)
+            # The CLI is run by the province's operators: the whole of Jilin.
+            report, accounts = import_for_scope(session, file, kind, scope=Scope("province"), matcher=get_matcher(),
+                                                skip_invalid=skip_invalid, error_file=error_file,
+                                                create_accounts=create_accounts)
     except AppError as err:
         _fail(err)
         return
@@ -54,6 +60,10 @@ def _import(kind: str, file: Path, skip_invalid: bool, error_file: Path | None) 
     for error in report.errors:
         typer.echo(f"  跳过：{error}")
     typer.echo(report.summary())
+    if accounts:
+        typer.echo(f"新开通社会组织账号{len(accounts)}个（首次登录须修改密码）：")
+        for a in accounts:
+            typer.echo(f"  {a['name']}  用户名 {a['username']}  初始密码 {a['initial_password']}")
 
 
 SkipOpt = Annotated[bool, typer.Option("--skip-invalid", help="导入正确的行，错误行写入错误文件")]
@@ -61,9 +71,12 @@ ErrOpt = Annotated[Path | None, typer.Option("--error-file", help="错误行文�
 
 
 @import_app.command("orgs")
-def import_orgs(file: Path, skip_invalid: SkipOpt = False, error_file: ErrOpt = None) -> None:
+def import_orgs(
+    file: Path, skip_invalid: SkipOpt = False, error_file: ErrOpt = None,
+    create_accounts: Annotated[bool, typer.Option("--create-accounts", help="为新组织开通账号并打印初始密码")] = False,
+) -> None:
     """导入《社会组织参与乡村振兴行动报名表》。"""
-    _import("orgs", file, skip_invalid, error_file)
+    _import("orgs", file, skip_invalid, error_file, create_accounts)
 
 
 @import_app.command("demands")
@@ -189,6 +202,14 @@ def demo(
     typer.echo(f"演示文件：{files.organizations}，{files.demands}")
     _import("orgs", files.organizations, False, None)
     _import("demands", files.demands, False, None)
+    from api.services.demo import ensure_demo_accounts
+    from api.services.engine import get_matcher
+
+    with session_scope(_engine()) as session:
+        accounts = ensure_demo_accounts(session, get_matcher().regions)
+    typer.echo("演示账号（每种角色一个，登录 http://127.0.0.1:8000/login ）：")
+    for a in accounts:
+        typer.echo(f"  {a['role']:<8} 用户名 {a['username']:<20} 密码 {a['password']}  {a['note']}")
 
 
 @app.command("eval")
@@ -213,6 +234,51 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     from api.app import create_app
 
     uvicorn.run(create_app(get_settings()), host=host, port=port)
+
+
+@user_app.command("add")
+def user_add(
+    username: str,
+    role: Annotated[str, typer.Option(help="province|city|county|org")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    region: Annotated[str | None, typer.Option(help="市州或县区，如 延边州、汪清县")] = None,
+    org: Annotated[str | None, typer.Option("--org", help="社会组织的统一社会信用代码")] = None,
+) -> None:
+    """新建账号。"""
+    from api.services import auth
+    from api.services.engine import get_matcher
+    from api.services.matching import find_organization
+
+    regions = get_matcher().regions
+    try:
+        with session_scope(_engine()) as session:
+            organization = find_organization(session, org) if org else None
+            user = auth.create_user(session, username=username, password=password, role=role,
+                                    region_code=auth.resolve_region(regions, role, region), organization=organization,
+                                    regions=regions)
+            label = auth.user_public(user, session, regions)
+    except AppError as err:
+        _fail(err)
+        return
+    typer.echo(f"已创建账号 {label.username}（{label.role_label}{'，' + label.region_name if label.region_name else ''}"
+               f"{'，' + (organization.name if organization else '') if organization else ''}）")
+
+
+@user_app.command("list")
+def user_list() -> None:
+    """列出账号。"""
+    from sqlmodel import select
+
+    from api.services.auth import user_public
+    from api.services.engine import get_matcher
+    from models import User
+
+    regions = get_matcher().regions
+    with session_scope(_engine()) as session:
+        for user in session.exec(select(User).order_by(User.id)).all():
+            u = user_public(user, session, regions)
+            status = "" if u.is_active else "（已停用）"
+            typer.echo(f"{u.username:<20} {u.role_label:<8} {u.region_name or u.credit_code or ''} {status}")
 
 
 @app.command("dump-config")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import secrets
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -14,6 +16,21 @@ class Settings(BaseSettings):
     top_k: int = 10
     keep_runs: int = 3  # recommendations of older runs are deleted
     demo_dir: str = "demo_data"
+    # Signs session cookies and API tokens. Unset: a random key kept in secret_file.
+    secret_key: str | None = None
+    secret_file: str = ".duijie_secret"
+    session_idle_minutes: int = 30
+    https_only_cookies: bool = False
+    max_upload_mb: int = 10
+
+    def resolved_secret(self) -> str:
+        if self.secret_key:
+            return self.secret_key
+        path = Path(self.secret_file)
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
+            path.chmod(0o600)
+        return path.read_text(encoding="utf-8").strip()
 
 
 @lru_cache

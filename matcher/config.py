@@ -33,7 +33,9 @@ class MatchConfig:
     # fit comes first, and a local organization of the right action that does something else
     # must not outrank one that does the very thing one county away.
     text_gate: float = 0.10
-    out_of_reach_factor: float = 0.55  # "a capable organization that cannot reach the place is at most grade 1"
+    out_of_reach_factor: float = 0.55
+    # Staff decisions: an organization's approvals lift it, rejections lower it, by at most this share.
+    feedback_weight: float = 0.1  # "a capable organization that cannot reach the place is at most grade 1"
 
     # Category vector of a demand: declared one-hot mixed with the text's action distribution.
     category_declared_share: float = 0.6

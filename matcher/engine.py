@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -119,14 +119,16 @@ class Matcher:
         demands: Sequence[DemandRecord],
         *,
         excluded_pairs: Iterable[tuple[str, str]] = (),
+        organization_feedback: Mapping[str, tuple[int, int]] | None = None,
         today: date | None = None,
         progress: Progress | None = None,
     ) -> MatchResult:
         """Rank organizations for every open demand and demands for every active organization.
 
         ``excluded_pairs`` holds (demand key, organization key) pairs never to suggest
-        (rejected by staff, dismissed by the organization). ``today`` drops demands
-        whose due date has passed.
+        (rejected by staff, dismissed by the organization). ``organization_feedback``
+        maps an organization key to its (approved, rejected) counts. ``today`` drops
+        demands whose due date has passed.
         """
         cfg = self.config
         note = progress or (lambda _stage: None)
@@ -242,6 +244,13 @@ class Matcher:
                            for d in dems])[d_idx]
         scale = scale_fit(funds, needed)
         total = total_score(text, cat, reach_w, scale, cfg)
+        feedback = organization_feedback or {}
+        org_factor = np.ones(len(orgs), dtype=np.float32)
+        for i, o in enumerate(orgs):
+            if o.key in feedback:
+                approved, rejected = feedback[o.key]
+                org_factor[i] = 1.0 + cfg.feedback_weight * (approved - rejected) / (approved + rejected + 2)
+        total = total * org_factor[o_idx]
         lap("signals")
 
         # ranking
@@ -292,6 +301,10 @@ class Matcher:
                 needed=d.funding_needed,
                 scale=float(scale[p]),
             )
+            if o.key in feedback:
+                approved, rejected = feedback[o.key]
+                reasons.append(f"过往对接：通过{approved}次，驳回{rejected}次")
+                signals["feedback"] = round(float(org_factor[oi]), 4)
             recs.append(Recommendation(
                 demand_key=d.key, organization_key=o.key, score=round(float(total[p]), 4),
                 signals=signals, reasons=tuple(reasons), demand_rank=demand_rank.get(p),

@@ -7,6 +7,8 @@ depend on these, never the other way.
 from models.demand import Demand
 from models.match_run import MatchRun
 from models.organization import Organization
+from models.pairing import Pairing, PairingDecision
 from models.recommendation import Recommendation
+from models.user import User
 
-__all__ = ["Demand", "MatchRun", "Organization", "Recommendation"]
+__all__ = ["Demand", "MatchRun", "Organization", "Pairing", "PairingDecision", "Recommendation", "User"]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import openpyxl
+from sqlmodel import Session, select
 
 from api.services.contract import ORG_FORM
 from api.services.validation import CREDIT_CHARSET, credit_check_char
@@ -291,3 +292,30 @@ def generate(out_dir: Path, *, organizations: int = 320, demands: int = 2400, se
         writer.writerows(dem_rows)
     return DemoFiles(org_path, dem_path)
 
+
+
+DEMO_PASSWORD = "duijie-demo-2026"
+
+
+def ensure_demo_accounts(session: Session, regions: RegionIndex) -> list[dict[str, str]]:
+    """One account per role so a newcomer can log in at once (idempotent)."""
+    from api.services import auth
+    from models import Organization, User
+
+    org = session.exec(select(Organization).where(Organization.county_code == "222424")
+                       .order_by(Organization.id)).first() or session.exec(
+                           select(Organization).order_by(Organization.id)).first()
+    wanted = [
+        ("admin", "province", None, None, "省级管理员：全省"),
+        ("yanbian", "city", "222400", None, "市州工作人员：延边朝鲜族自治州"),
+        ("wangqing", "county", "222424", None, "县区工作人员：汪清县"),
+    ]
+    if org is not None:
+        wanted.append(("org-demo", "org", None, org, f"社会组织：{org.name}"))
+    out = []
+    for username, role, region, organization, note in wanted:
+        if session.exec(select(User).where(User.username == username)).first() is None:
+            auth.create_user(session, username=username, password=DEMO_PASSWORD, role=role, region_code=region,
+                             organization=organization, regions=regions)
+        out.append({"role": role, "username": username, "password": DEMO_PASSWORD, "note": note})
+    return out

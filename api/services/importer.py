@@ -43,6 +43,8 @@ class RowError:
 class ImportRejected(InvalidInput):
     """The file was refused as a whole; nothing was written."""
 
+    code = "import_rejected"
+
     def __init__(self, errors: list[RowError], *, rows_total: int = 0) -> None:
         bad_rows = len({e.row for e in errors if e.row})
         summary = (f"文件被拒绝，未写入任何数据：{bad_rows}行有错误" if bad_rows
@@ -267,7 +269,7 @@ def validate_demand(ctx: RowContext, regions: RegionIndex, matcher: Matcher,
     rec["due_date"] = ctx.parse("due_date", v.parse_due_date)
     rec["contact_name"] = ctx.required("contact_name")
     rec["contact_phone"] = ctx.parse("contact_phone", v.parse_phone, required=True)
-    ref = ctx.text("ref").replace(" ", "")
+    ref = v.nfkc(ctx.text("ref")).replace(" ", "")
     rec["ref_generated"] = not ref
     if not ref and rec["county_code"] and rec["title"]:
         basis = "|".join([rec["county_code"], rec["township"], rec["village"], rec["title"]])
@@ -358,6 +360,7 @@ def import_file(
     matcher: Matcher,
     skip_invalid: bool = False,
     error_file: Path | None = None,
+    row_check: Callable[[dict[str, Any]], str | None] | None = None,
 ) -> ImportReport:
     """Import one form. Raises ImportRejected (and writes nothing) on any bad row,
     unless ``skip_invalid``: then good rows are written and bad ones go to ``error_file``."""
@@ -367,6 +370,17 @@ def import_file(
     if not table.rows:
         raise ImportRejected([RowError(0, "", "", "文件中没有数据行")])
     good, errors = validate_table(table, form, index, matcher, warnings)
+    if row_check is not None:
+        # Rows the uploader may not write (another region) are refused like any bad row.
+        allowed = []
+        for row, rec in good:
+            reason = row_check(rec)
+            if reason:
+                errors.append(RowError(row, form.header_of("county") if "county" in index else "", "", reason))
+            else:
+                allowed.append((row, rec))
+        good = allowed
+        errors.sort(key=lambda e: e.row)
     report = ImportReport(kind=kind, rows_total=len(table.rows), warnings=warnings)
     if errors and not skip_invalid:
         raise ImportRejected(errors, rows_total=len(table.rows))

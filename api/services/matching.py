@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -37,25 +37,42 @@ def demand_record(d: Demand) -> DemandRecord:
     )
 
 
+def start_run(session: Session, matcher: Matcher) -> MatchRun:
+    """Record a run as started (so others can see it running)."""
+    running = session.exec(select(MatchRun).where(MatchRun.status == "running")).first()
+    if running is not None and (utcnow() - running.started_at).total_seconds() < 3600:
+        raise Conflict(f"第{running.id}次匹配正在进行，请稍后再试")
+    run = MatchRun(config_hash=matcher.config.config_hash(), config=matcher.config.to_dict())
+    session.add(run)
+    session.flush()
+    return run
+
+
 def run_rematch(
     session: Session,
     matcher: Matcher,
     *,
     today: date | None = None,
     keep_runs: int = 3,
-    excluded_pairs: Iterable[tuple[int, int]] = (),
     progress: Callable[[str], None] | None = None,
+    run: MatchRun | None = None,
 ) -> MatchRun:
-    """A full re-match: every active organization against every open demand."""
+    """A full re-match: every active organization against every open demand.
+
+    Pairs rejected by staff or dismissed by the organization are never suggested
+    again, and each organization's approvals and rejections weigh on its score.
+    """
+    from api.services.pairings import learning_inputs
+
     started = time.perf_counter()
-    run = MatchRun(config_hash=matcher.config.config_hash(), config=matcher.config.to_dict())
-    session.add(run)
-    session.flush()
+    run = run or start_run(session, matcher)
     orgs = session.exec(select(Organization).where(Organization.status == "active")).all()
     demands = session.exec(select(Demand).where(Demand.status == "open")).all()
+    excluded, feedback = learning_inputs(session)
     result = matcher.match(
         [org_record(o) for o in orgs], [demand_record(d) for d in demands],
-        excluded_pairs={(str(d), str(o)) for d, o in excluded_pairs},
+        excluded_pairs={(str(d), str(o)) for d, o in excluded},
+        organization_feedback={str(k): v for k, v in feedback.items()},
         today=today, progress=progress,
     )
     write_start = time.perf_counter()

@@ -40,8 +40,14 @@ def cell_text(value: object) -> str:
         return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat()
     if isinstance(value, date):
         return value.isoformat()
-    # NFKC and folded spaces, but no lower-casing: refs and codes keep their letters.
-    return " ".join(unicodedata.normalize("NFKC", str(value)).split())
+    # Spaces folded (the full-width one included) but nothing else: Chinese punctuation in
+    # free text stays as written; codes, numbers and dates are normalised by their parsers.
+    return " ".join(str(value).split())
+
+
+def nfkc(raw: str) -> str:
+    """Full-width digits and letters to ASCII, for codes, phones, numbers and dates."""
+    return unicodedata.normalize("NFKC", raw)
 
 
 def credit_check_char(body17: str) -> str:
@@ -55,7 +61,7 @@ def credit_check_char(body17: str) -> str:
 
 
 def parse_credit_code(raw: str) -> str:
-    code = raw.replace(" ", "").upper()
+    code = nfkc(raw).replace(" ", "").upper()
     if len(code) != 18:
         raise FieldError(f"应为18位，实际{len(code)}位")
     bad = sorted({c for c in code if c not in CREDIT_CHARSET})
@@ -68,14 +74,14 @@ def parse_credit_code(raw: str) -> str:
 
 
 def parse_org_type(raw: str) -> str:
-    value = ORG_TYPE_ALIASES.get(raw.replace(" ", ""))
+    value = ORG_TYPE_ALIASES.get(nfkc(raw).replace(" ", ""))
     if value is None:
         raise FieldError("应为社会团体、基金会或社会服务机构（民办非企业单位）")
     return value
 
 
 def parse_phone(raw: str) -> str:
-    phone = re.sub(r"[\s]", "", raw)
+    phone = re.sub(r"\s", "", nfkc(raw))
     phone = re.sub(r"^(\+?86-?)", "", phone) if len(phone) > 11 else phone
     if MOBILE.match(phone) or LANDLINE.match(phone):
         return phone
@@ -85,7 +91,7 @@ def parse_phone(raw: str) -> str:
 def parse_email(raw: str) -> str | None:
     if not raw:
         return None
-    email = raw.replace(" ", "")
+    email = nfkc(raw).replace(" ", "")
     if not EMAIL.match(email):
         raise FieldError("电子邮箱格式不正确")
     return email
@@ -95,7 +101,7 @@ def parse_amount(raw: str) -> float | None:
     """A non-negative number of 万元; '5万', '5万元' accepted."""
     if not raw:
         return None
-    text = raw.replace(" ", "").replace(",", "").removesuffix("万元").removesuffix("万")
+    text = nfkc(raw).replace(" ", "").replace(",", "").removesuffix("万元").removesuffix("万")
     try:
         value = float(text)
     except ValueError:
@@ -109,7 +115,7 @@ def parse_count(raw: str) -> int | None:
     """A non-negative whole number; '20人' accepted."""
     if not raw:
         return None
-    text = raw.replace(" ", "").replace(",", "").removesuffix("人").removesuffix("名")
+    text = nfkc(raw).replace(" ", "").replace(",", "").removesuffix("人").removesuffix("名")
     try:
         value = float(text)
     except ValueError:
@@ -146,7 +152,7 @@ def parse_due_date(raw: object) -> date | None:
         return raw.date()
     if isinstance(raw, date):
         return raw
-    text = str(raw).replace(" ", "")
+    text = nfkc(str(raw)).replace(" ", "")
     try:
         for pattern in _DATE_PATTERNS:
             m = pattern.match(text)

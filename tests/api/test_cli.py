@@ -150,3 +150,27 @@ def test_demo_files_are_contract_format(tmp_path: Path) -> None:
     with pytest.raises(UnicodeDecodeError):
         raw.decode("utf-8")  # saved as GBK, as Excel on Chinese Windows does
     assert "需求名称" in raw.decode("gb18030")
+
+
+def test_user_add_and_list(cli_env: str, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "o.csv", [org_row(1)])
+    out = invoke("import", "orgs", str(path), "--create-accounts")
+    assert "新开通社会组织账号1个" in out
+    assert f"用户名 {org_row(1)['统一社会信用代码']}  初始密码 " in out
+    out = invoke("user", "add", "yb", "--role", "city", "--region", "延边州", "--password", "long-enough-1")
+    assert out.strip() == "已创建账号 yb（市州工作人员，延边朝鲜族自治州）"
+    out = invoke("user", "add", "wq", "--role", "county", "--region", "汪清", "--password", "long-enough-1")
+    assert "县区工作人员，汪清县" in out
+    bad = runner.invoke(app, ["user", "add", "x", "--role", "county", "--region", "火星县", "--password", "abcdefgh1"])
+    assert bad.exit_code == 1
+    assert "无法识别的县（市、区）：火星县" in bad.output
+    short = runner.invoke(app, ["user", "add", "y", "--role", "province", "--password", "short"])
+    assert "密码至少8位" in short.output
+    listing = invoke("user", "list")
+    assert [line.split()[0] for line in listing.strip().splitlines()] == [org_row(1)["统一社会信用代码"], "yb", "wq"]
+
+
+def test_demo_prints_one_account_per_role(cli_env: str) -> None:
+    out = invoke("demo", "--organizations", "30", "--demands", "70")
+    for role in ("province", "city", "county", "org"):
+        assert f"  {role}" in out

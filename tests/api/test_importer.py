@@ -248,3 +248,14 @@ def test_skip_invalid_imports_good_rows_and_writes_the_bad_ones(engine: Engine, 
     # The error file, once fixed, imports cleanly.
     fixed = [dict(zip(table[0][:-1], [*table[1][:13], "13904330002", table[1][14]], strict=True))]
     assert run_import(engine, write_csv(tmp_path / "fixed.csv", fixed), "orgs").created == 1
+
+
+def test_chinese_punctuation_is_kept_and_full_width_codes_are_normalised(engine: Engine, tmp_path: Path) -> None:
+    code = org_row(1)["统一社会信用代码"]
+    full_width = code.translate({ord(c): ord(c) + 0xFEE0 for c in "0123456789ABCDEFGHJKLMNPQRTUWXY"})
+    path = write_csv(tmp_path / "o.csv", [org_row(1, 统一社会信用代码=full_width, 联系电话="１３９０４３３０００１",
+                                                 帮扶能力="义诊（免费），送药、体检")])
+    run_import(engine, path, "orgs")
+    with Session(engine) as session:
+        org = session.exec(select(Organization)).one()
+    assert (org.credit_code, org.contact_phone, org.capability) == (code, "13904330001", "义诊（免费），送药、体检")

@@ -1,0 +1,425 @@
+"""The JSON API under /api/v1. Routes only translate HTTP; the services do the work."""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from pathlib import Path
+from typing import Annotated, Literal
+
+import anyio
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.security import OAuth2PasswordRequestForm
+from sqlmodel import Session, col, select
+
+from api.deps import CurrentUser, MatcherDep, ScopeDep, SessionDep
+from api.errors import Forbidden, InvalidInput, NotFound
+from api.schemas import (
+    BulkApproveIn,
+    DecisionIn,
+    DemandIn,
+    DemandOut,
+    DemandPage,
+    ErrorDetail,
+    ErrorOut,
+    ImportReportOut,
+    InterestIn,
+    OrganizationIn,
+    OrganizationOut,
+    OrganizationPage,
+    PairingOut,
+    RecommendationList,
+    RecommendationOut,
+    RunOut,
+    TokenOut,
+)
+from api.services import auth, catalog, pairings
+from api.services.importer import ImportReport
+from api.services.matching import (
+    latest_run,
+    recommendations_for_demand,
+    recommendations_for_organization,
+    run_rematch,
+    start_run,
+)
+from models import MatchRun, Organization, Pairing, User
+
+ERRORS = {400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 404: {"model": ErrorOut},
+          409: {"model": ErrorOut}, 422: {"model": ErrorOut}, 429: {"model": ErrorOut}}
+router = APIRouter(prefix="/api/v1", responses=ERRORS)  # type: ignore[arg-type]
+Paging = Annotated[int, Query(ge=1, le=10_000)]
+Size = Annotated[int, Query(ge=1, le=200)]
+
+
+def _region_codes(request: Request, city: str | None, county: str | None) -> tuple[str | None, str | None]:
+    regions = request.app.state.regions
+    city_code = county_code = None
+    if city:
+        found = regions.resolve_city(city) or (regions.cities.get(city) and regions.cities[city])
+        if not found:
+            raise InvalidInput(f"无法识别的市（州）：{city}")
+        city_code = found.code
+    if county:
+        found = regions.resolve_county(county, city_code) or regions.counties.get(county)
+        if not found:
+            raise InvalidInput(f"无法识别的县（市、区）：{county}")
+        county_code = found.code
+    return city_code, county_code
+
+
+# -- auth ------------------------------------------------------------------------------
+
+@router.post("/auth/token", response_model=TokenOut, tags=["auth"], summary="登录，换取访问令牌")
+def login_for_token(request: Request, session: SessionDep,
+                    form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> TokenOut:
+    try:
+        user = auth.authenticate(session, form.username, form.password, clock=request.app.state.clock)
+    except auth.LoginFailed:
+        session.commit()  # the failure count must survive the error response
+        raise
+    return TokenOut(access_token=auth.issue_token(user, request.app.state.secret))
+
+
+@router.get("/me", tags=["auth"], summary="当前账号")
+def me(request: Request, session: SessionDep, user: CurrentUser) -> dict[str, object]:
+    return auth.user_public(user, session, request.app.state.regions).model_dump()
+
+
+# -- organizations ---------------------------------------------------------------------
+
+@router.get("/organizations", response_model=OrganizationPage, tags=["organizations"], summary="社会组织列表")
+def list_organizations(request: Request, session: SessionDep, scope: ScopeDep, user: CurrentUser,
+                       city: str | None = None,
+                       county: str | None = None, action: str | None = None,
+                       status: Literal["active", "withdrawn"] | None = None, q: str | None = None,
+                       page: Paging = 1, size: Size = 20) -> OrganizationPage:
+    city_code, county_code = _region_codes(request, city, county)
+    result = catalog.list_organizations(session, scope, city_code=city_code, county_code=county_code, action=action,
+                                        status=status, keyword=q, page=page, size=size)
+    regions = request.app.state.regions
+    return OrganizationPage(total=result.total, page=page, size=size,
+                            items=[OrganizationOut.of(o, scope, regions) for o in result.items])
+
+
+@router.post("/organizations", response_model=OrganizationOut, status_code=201, tags=["organizations"],
+             summary="登记社会组织")
+def create_organization(request: Request, session: SessionDep, scope: ScopeDep, user: CurrentUser,
+                        body: OrganizationIn, matcher: MatcherDep) -> OrganizationOut:
+    org = catalog.create_organization(session, scope, body.model_dump(exclude_none=True), matcher)
+    return OrganizationOut.of(org, scope, request.app.state.regions)
+
+
+@router.get("/organizations/{credit_code}", response_model=OrganizationOut, tags=["organizations"])
+def get_organization(request: Request, session: SessionDep, scope: ScopeDep, user: CurrentUser,
+                     credit_code: str) -> OrganizationOut:
+    return OrganizationOut.of(catalog.get_organization(session, scope, credit_code), scope, request.app.state.regions)
+
+
+@router.patch("/organizations/{credit_code}", response_model=OrganizationOut, tags=["organizations"])
+def update_organization(request: Request, session: SessionDep, scope: ScopeDep, user: CurrentUser,
+                        credit_code: str, body: OrganizationIn, matcher: MatcherDep) -> OrganizationOut:
+    org = catalog.get_organization(session, scope, credit_code)
+    org = catalog.update_organization(session, scope, org, body.model_dump(exclude_unset=True), matcher)
+    return OrganizationOut.of(org, scope, request.app.state.regions)
+
+
+@router.post("/organizations/{credit_code}/withdraw", response_model=OrganizationOut, tags=["organizations"],
+             summary="社会组织退出（不再推荐）")
+def withdraw_organization(request: Request, session: SessionDep, scope: ScopeDep, user: CurrentUser,
+                          credit_code: str) -> OrganizationOut:
+    org = catalog.get_organization(session, scope, credit_code)
+    return OrganizationOut.of(catalog.set_organization_status(session, scope, org, "withdrawn"), scope,
+                              request.app.state.regions)
+
+
+@router.get("/organizations/{credit_code}/recommendations", response_model=RecommendationList,
+            tags=["recommendations"], summary="为社会组织推荐的需求（含理由）")
+def organization_recommendations(request: Request, session: SessionDep, scope: ScopeDep, user: CurrentUser,
+                                 credit_code: str,
+                                 top: Annotated[int, Query(ge=1, le=100)] = 10) -> RecommendationList:
+    org = catalog.get_organization(session, scope, credit_code)
+    run = latest_run(session)
+    views = recommendations_for_organization(session, org, top=top, run=run)
+    status = _pair_status(session, org_id=org.id)
+    regions = request.app.state.regions
+    items = []
+    for v in views:
+        st = status.get(v.demand.id)
+        entitled = scope.covers(v.demand.city_code, v.demand.county_code) or st == "approved"
+        items.append(RecommendationOut(
+            rank=v.recommendation.organization_rank, score=v.recommendation.score,
+            signals=v.recommendation.signals, reasons=v.recommendation.reasons, pairing_status=st,
+            demand=DemandOut.of(v.demand, scope, regions, contact_entitled=entitled)))
+    return RecommendationList(run_id=run.id if run else None, items=items)
+
+
+def _pair_status(session: Session, *, org_id: int | None = None, demand_id: int | None = None) -> dict[int, str]:
+    query = select(Pairing)
+    if org_id is not None:
+        query = query.where(Pairing.organization_id == org_id)
+        return {p.demand_id: p.status for p in session.exec(query).all()}
+    query = query.where(Pairing.demand_id == demand_id)
+    return {p.organization_id: p.status for p in session.exec(query).all()}
+
+
+@router.post("/organizations/{credit_code}/interests", response_model=PairingOut, status_code=201,
+             tags=["pairings"], summary="社会组织表达帮扶意向")
+def express_interest(request: Request, session: SessionDep, scope: ScopeDep, user: CurrentUser, credit_code: str,
+                     body: InterestIn) -> PairingOut:
+    org = catalog.get_organization(session, scope, credit_code)
+    demand = catalog.get_demand(session, body.demand_ref, body.county_code)
+    pairing = pairings.express_interest(session, scope=scope, user=user, org=org, demand=demand, note=body.note,
+                                        clock=request.app.state.clock)
+    return _pairing_out(session, pairing)
+
+
+@router.post("/organizations/{credit_code}/dismissals", response_model=PairingOut, status_code=201,
+             tags=["pairings"], summary="社会组织标记不感兴趣")
+def dismiss(request: Request, session: SessionDep, scope: ScopeDep, user: CurrentUser, credit_code: str,
+            body: InterestIn) -> PairingOut:
+    org = catalog.get_organization(session, scope, credit_code)
+    demand = catalog.get_demand(session, body.demand_ref, body.county_code)
+    pairing = pairings.dismiss(session, scope=scope, user=user, org=org, demand=demand, clock=request.app.state.clock)
+    return _pairing_out(session, pairing)
+
+
+# -- demands ---------------------------------------------------------------------------
+
+@router.get("/demands", response_model=DemandPage, tags=["demands"], summary="需求列表（公众可见，联系方式隐藏）")
+def list_demands(request: Request, session: SessionDep, scope: ScopeDep, city: str | None = None,
+                 county: str | None = None, action: str | None = None,
+                 status: Literal["open", "closed"] | None = "open", q: str | None = None,
+                 page: Paging = 1, size: Size = 20) -> DemandPage:
+    city_code, county_code = _region_codes(request, city, county)
+    result = catalog.list_demands(session, scope, city_code=city_code, county_code=county_code, action=action,
+                                  status=status, keyword=q, page=page, size=size)
+    regions = request.app.state.regions
+    return DemandPage(total=result.total, page=page, size=size,
+                      items=[DemandOut.of(d, scope, regions) for d in result.items])
+
+
+@router.post("/demands", response_model=DemandOut, status_code=201, tags=["demands"], summary="发布需求")
+def create_demand(request: Request, session: SessionDep, scope: ScopeDep, user: CurrentUser, body: DemandIn,
+                  matcher: MatcherDep) -> DemandOut:
+    demand = catalog.create_demand(session, scope, body.model_dump(exclude_none=True), matcher)
+    return DemandOut.of(demand, scope, request.app.state.regions)
+
+
+@router.get("/demands/{ref}", response_model=DemandOut, tags=["demands"])
+def get_demand(request: Request, session: SessionDep, scope: ScopeDep, ref: str,
+               county: str | None = None) -> DemandOut:
+    demand = catalog.get_demand(session, ref, _region_codes(request, None, county)[1])
+    if demand.status != "open" and not scope.covers(demand.city_code, demand.county_code):
+        raise NotFound(f"未找到需求编号为{ref}的需求")
+    return DemandOut.of(demand, scope, request.app.state.regions)
+
+
+@router.patch("/demands/{ref}", response_model=DemandOut, tags=["demands"])
+def update_demand(request: Request, session: SessionDep, scope: ScopeDep, user: CurrentUser, ref: str,
+                  body: DemandIn, matcher: MatcherDep, county: str | None = None) -> DemandOut:
+    demand = catalog.get_demand(session, ref, _region_codes(request, None, county)[1])
+    demand = catalog.update_demand(session, scope, demand, body.model_dump(exclude_unset=True), matcher)
+    return DemandOut.of(demand, scope, request.app.state.regions)
+
+
+@router.post("/demands/{ref}/close", response_model=DemandOut, tags=["demands"], summary="关闭或撤回需求")
+def close_demand(request: Request, session: SessionDep, scope: ScopeDep, user: CurrentUser, ref: str,
+                 county: str | None = None) -> DemandOut:
+    demand = catalog.get_demand(session, ref, _region_codes(request, None, county)[1])
+    return DemandOut.of(catalog.set_demand_status(session, scope, demand, "closed"), scope, request.app.state.regions)
+
+
+@router.get("/demands/{ref}/recommendations", response_model=RecommendationList, tags=["recommendations"],
+            summary="为需求推荐的社会组织（含理由）")
+def demand_recommendations(request: Request, session: SessionDep, scope: ScopeDep, user: CurrentUser, ref: str,
+                           county: str | None = None,
+                           top: Annotated[int, Query(ge=1, le=100)] = 10) -> RecommendationList:
+    demand = catalog.get_demand(session, ref, _region_codes(request, None, county)[1])
+    scope.require_staff()
+    scope.require_demand(demand)
+    run = latest_run(session)
+    status = _pair_status(session, demand_id=demand.id)
+    regions = request.app.state.regions
+    items = [RecommendationOut(rank=v.recommendation.demand_rank, score=v.recommendation.score,
+                               signals=v.recommendation.signals, reasons=v.recommendation.reasons,
+                               pairing_status=status.get(v.organization.id),
+                               organization=OrganizationOut.of(v.organization, scope, regions))
+             for v in recommendations_for_demand(session, demand, top=top, run=run)]
+    return RecommendationList(run_id=run.id if run else None, items=items)
+
+
+# -- pairings --------------------------------------------------------------------------
+
+def _pairing_out(session: Session, pairing: Pairing, *, history: list[str] | None = None) -> PairingOut:
+    from models import Demand
+
+    demand = session.get(Demand, pairing.demand_id)
+    org = session.get(Organization, pairing.organization_id)
+    decider = session.get(User, pairing.decided_by_id) if pairing.decided_by_id else None
+    assert demand is not None and org is not None
+    return PairingOut(id=pairing.id, demand_ref=demand.ref, county_code=demand.county_code,
+                      credit_code=org.credit_code, organization_name=org.name, demand_title=demand.title,
+                      status=pairing.status, source=pairing.source, score=pairing.score, reasons=pairing.reasons,
+                      reason_code=pairing.reason_code, note=pairing.note,
+                      decided_by=decider.username if decider else None, decided_at=pairing.decided_at,
+                      history=history or [], waiting_since=pairing.updated_at)
+
+
+@router.get("/pairings/queue", response_model=list[PairingOut], tags=["pairings"], summary="待审核的对接（本地区）")
+def review_queue(request: Request, session: SessionDep, scope: ScopeDep, user: CurrentUser, city: str | None = None,
+                 county: str | None = None, action: str | None = None,
+                 min_score: Annotated[float | None, Query(ge=0, le=2)] = None,
+                 status: Literal["suggested", "requested"] | None = None,
+                 sort: Literal["score", "waiting"] = "score", page: Paging = 1, size: Size = 50) -> list[PairingOut]:
+    city_code, county_code = _region_codes(request, city, county)
+    items = pairings.queue(session, scope, pairings.QueueFilter(city_code, county_code, action, min_score, status,
+                                                                sort))
+    page_items = items[(page - 1) * size: page * size]
+    return [PairingOut(id=i.pairing_id, demand_ref=i.demand.ref, county_code=i.demand.county_code,
+                       credit_code=i.organization.credit_code, organization_name=i.organization.name,
+                       demand_title=i.demand.title, status=i.status, source="interest" if i.pairing_id else "engine",
+                       score=i.score, reasons=i.reasons, reason_code=None, note="", history=i.history,
+                       waiting_since=i.waiting_since) for i in page_items]
+
+
+def _decide(request: Request, session: Session, scope: ScopeDep, user: User, body: DecisionIn) -> Pairing:
+    demand = catalog.get_demand(session, body.demand_ref, body.county_code)
+    scope.require_staff()
+    scope.require_demand(demand)
+    org = session.exec(select(Organization).where(Organization.credit_code == body.credit_code.upper())).first()
+    if org is None:
+        raise NotFound(f"未找到统一社会信用代码为{body.credit_code}的社会组织")
+    return pairings.decide(session, scope=scope, user=user, demand=demand, org=org, decision=body.decision,
+                           reason_code=body.reason_code, note=body.note, clock=request.app.state.clock)
+
+
+@router.post("/pairings/decisions", response_model=PairingOut, tags=["pairings"], summary="审核：通过或驳回")
+def decide(request: Request, session: SessionDep, scope: ScopeDep, user: CurrentUser, body: DecisionIn) -> PairingOut:
+    return _pairing_out(session, _decide(request, session, scope, user, body))
+
+
+@router.post("/pairings/bulk-approve", response_model=list[PairingOut], tags=["pairings"], summary="批量通过")
+def bulk_approve(request: Request, session: SessionDep, scope: ScopeDep, user: CurrentUser,
+                 body: BulkApproveIn) -> list[PairingOut]:
+    out = []
+    for item in body.items:
+        if item.decision != "approve":
+            raise InvalidInput("批量操作只能通过")
+        out.append(_pairing_out(session, _decide(request, session, scope, user, item)))
+    return out
+
+
+@router.get("/pairings", response_model=list[PairingOut], tags=["pairings"], summary="对接记录")
+def list_pairings(session: SessionDep, scope: ScopeDep, user: CurrentUser,
+                  status: Literal["requested", "approved", "rejected", "dismissed"] | None = None) -> list[PairingOut]:
+    from models import Demand
+
+    query = select(Pairing).join(Demand, col(Demand.id) == Pairing.demand_id)
+    if scope.role == "org":
+        query = query.where(Pairing.organization_id == scope.organization_id)
+    else:
+        scope.require_staff()
+        query = query.where(scope.demand_clause())
+    if status:
+        query = query.where(Pairing.status == status)
+    return [_pairing_out(session, p) for p in session.exec(query.order_by(col(Pairing.id))).all()]
+
+
+# -- uploads ---------------------------------------------------------------------------
+
+@router.post("/uploads/{kind}", response_model=ImportReportOut, tags=["uploads"],
+             summary="上传报名表（organizations）或需求要点（demands）")
+async def upload(request: Request, kind: Literal["organizations", "demands"], user: CurrentUser, scope: ScopeDep,
+                 file: Annotated[UploadFile, File(description=".xlsx 或 .csv")],
+                 skip_invalid: Annotated[bool, Form()] = False,
+                 create_accounts: Annotated[bool, Form()] = False) -> ImportReportOut:
+    scope.require_staff()
+    limit = request.app.state.settings.max_upload_mb * 2**20
+    data = await file.read(limit + 1)
+    if len(data) > limit:
+        raise InvalidInput(f"文件过大：不能超过{request.app.state.settings.max_upload_mb} MB")
+    suffix = Path(file.filename or "").suffix.lower()
+    app = request.app
+    return await anyio.to_thread.run_sync(
+        lambda: _import_upload(app, "orgs" if kind == "organizations" else "demands", data, suffix, scope,
+                               skip_invalid, create_accounts))
+
+
+def _import_upload(app, kind: str, data: bytes, suffix: str, scope: auth.Scope, skip_invalid: bool,  # type: ignore[no-untyped-def]
+                   create_accounts: bool) -> ImportReportOut:
+    from api.services.uploads import import_for_scope
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"upload{suffix}"
+        path.write_bytes(data)
+        with Session(app.state.engine, expire_on_commit=False) as session:
+            try:
+                report, accounts = import_for_scope(session, path, kind, scope=scope, matcher=app.state.matcher(),
+                                                    skip_invalid=skip_invalid, create_accounts=create_accounts)
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+    return report_out(report, accounts)
+
+
+def report_out(report: ImportReport, accounts: list[dict[str, str]]) -> ImportReportOut:
+    return ImportReportOut(kind=report.kind, rows_total=report.rows_total, created=report.created,
+                           updated=report.updated, unchanged=report.unchanged, rejected=report.rejected,
+                           warnings=report.warnings, accounts=accounts,
+                           errors=[ErrorDetail(row=e.row, column=e.column, value=e.value, reason=e.reason)
+                                   for e in report.errors])
+
+
+# -- match runs ------------------------------------------------------------------------
+
+def _run_out(run: MatchRun) -> RunOut:
+    return RunOut(**run.model_dump(include=set(RunOut.model_fields)))
+
+
+@router.post("/match-runs", response_model=RunOut, status_code=202, tags=["match-runs"], summary="开始一次全量匹配")
+def start_match_run(request: Request, session: SessionDep, scope: ScopeDep, user: CurrentUser,
+                    matcher: MatcherDep) -> RunOut:
+    if scope.role != "province":
+        raise Forbidden("全量匹配仅限省级管理员发起")
+    run = start_run(session, matcher)
+    session.commit()
+    app = request.app
+    thread = threading.Thread(target=execute_run, args=(app, run.id), daemon=True, name=f"match-run-{run.id}")
+    thread.start()
+    app.state.run_threads.append(thread)
+    return _run_out(run)
+
+
+def execute_run(app, run_id: int) -> None:  # type: ignore[no-untyped-def]
+    with Session(app.state.engine, expire_on_commit=False) as session:
+        run = session.get(MatchRun, run_id)
+        assert run is not None
+        try:
+            run_rematch(session, app.state.matcher(), today=app.state.clock().date(),
+                        keep_runs=app.state.settings.keep_runs, run=run)
+            session.commit()
+        except Exception as exc:  # recorded on the run for staff to see
+            session.rollback()
+            failed = session.get(MatchRun, run_id)
+            if failed is not None:
+                failed.status, failed.error = "failed", str(exc)[:500]
+                session.add(failed)
+                session.commit()
+
+
+@router.get("/match-runs", response_model=list[RunOut], tags=["match-runs"])
+def list_match_runs(session: SessionDep, scope: ScopeDep, user: CurrentUser) -> list[RunOut]:
+    scope.require_staff()
+    return [_run_out(r) for r in session.exec(select(MatchRun).order_by(col(MatchRun.id).desc()).limit(20)).all()]
+
+
+@router.get("/match-runs/{run_id}", response_model=RunOut, tags=["match-runs"])
+def get_match_run(session: SessionDep, scope: ScopeDep, user: CurrentUser, run_id: int) -> RunOut:
+    scope.require_staff()
+    run = session.get(MatchRun, run_id)
+    if run is None:
+        raise NotFound("匹配记录不存在")
+    return _run_out(run)
+
+

@@ -1,0 +1,293 @@
+"""Server-rendered pages in Chinese (Jinja2 + htmx). Forms carry a CSRF token."""
+
+from __future__ import annotations
+
+import secrets
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from api.deps import OptionalUser, SessionDep
+from api.errors import AppError, Forbidden, InvalidInput
+from api.services import auth, catalog, pairings
+from api.services.importer import ImportRejected
+from api.services.matching import latest_run, recommendations_for_organization
+from api.services.uploads import import_for_scope
+from matcher.categories import ACTIONS
+from models import Demand, Organization, Pairing, User
+from models.pairing import REJECT_REASONS, STATUS_LABELS
+from models.user import ROLE_LABELS
+
+TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "web" / "templates")
+router = APIRouter(include_in_schema=False)
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = secrets.token_urlsafe(24)
+        request.session["csrf"] = token
+    return token
+
+
+async def check_csrf(request: Request) -> None:
+    """Every state-changing page request carries the session's token (form field or htmx header)."""
+    expected = request.session.get("csrf")
+    sent = request.headers.get("x-csrf-token")
+    if sent is None:
+        form = await request.form()
+        sent = form.get("csrf_token")  # type: ignore[assignment]
+    if not expected or not isinstance(sent, str) or not secrets.compare_digest(expected, sent):
+        raise Forbidden("页面已过期，请刷新后重试")
+
+
+CsrfChecked = Depends(check_csrf)
+
+
+def render(request: Request, template: str, user: User | None, status_code: int = 200,
+           **context: Any) -> HTMLResponse:
+    regions = request.app.state.regions
+    return TEMPLATES.TemplateResponse(request, template, {
+        "user": user, "role_label": ROLE_LABELS.get(user.role, "") if user else "", "csrf": csrf_token(request),
+        "regions": regions, "actions": ACTIONS, "place": regions.place_name, "mask": catalog.mask_phone,
+        "status_labels": STATUS_LABELS, "reject_reasons": REJECT_REASONS,
+        "flash": request.session.pop("flash", None), **context,
+    }, status_code=status_code)
+
+
+def error_page(request: Request, status: int, message: str) -> HTMLResponse:
+    return render(request, "error.html", None, status_code=status, message=message)
+
+
+def _staff(user: User | None) -> User:
+    if user is None:
+        raise AppError("请先登录")
+    auth.Scope.of(user).require_staff()
+    return user
+
+
+def _login_redirect(request: Request) -> RedirectResponse:
+    return RedirectResponse(request.url_for("login_page").include_query_params(next=request.url.path), 303)
+
+
+# -- public ----------------------------------------------------------------------------
+
+@router.get("/", response_class=HTMLResponse, name="board")
+def board(request: Request, session: SessionDep, user: OptionalUser, city: str = "", county: str = "",
+          action: str = "", q: str = "", page: int = 1) -> HTMLResponse:
+    regions = request.app.state.regions
+    city_code = regions.resolve_city(city).code if city and regions.resolve_city(city) else None
+    county_obj = regions.resolve_county(county, city_code) if county else None
+    result = catalog.list_demands(session, auth.Scope("public"), city_code=city_code,
+                                  county_code=county_obj.code if county_obj else None,
+                                  action=action if action in ACTIONS else None, keyword=q or None,
+                                  page=max(1, page), size=20)
+    pages = max(1, -(-result.total // result.size))
+    return render(request, "board.html", user, result=result, pages=pages,
+                  filters={"city": city, "county": county, "action": action, "q": q},
+                  cities=list(regions.cities.values()))
+
+
+@router.get("/login", response_class=HTMLResponse, name="login_page")
+def login_page(request: Request, user: OptionalUser, next: str = "") -> HTMLResponse:
+    expired = request.session.pop("expired", False)
+    return render(request, "login.html", user, next=next, error="登录已超时，请重新登录" if expired else "")
+
+
+@router.post("/login", name="login", dependencies=[CsrfChecked])
+def login(request: Request, session: SessionDep, username: Annotated[str, Form()], password: Annotated[str, Form()],
+          next: Annotated[str, Form()] = "") -> Response:
+    try:
+        user = auth.authenticate(session, username.strip(), password, clock=request.app.state.clock)
+    except AppError as err:
+        session.commit()  # the failure count must survive the error response
+        return render(request, "login.html", None, status_code=err.status_code, next=next, error=err.message,
+                      username=username)
+    request.session.clear()
+    request.session["uid"] = user.id
+    request.session["csrf"] = secrets.token_urlsafe(24)
+    request.session["seen"] = request.app.state.clock().timestamp()
+    home = {"org": "/org"}.get(user.role, "/staff/queue")
+    target = next if next.startswith("/") and not next.startswith("//") else home
+    return RedirectResponse(target, 303)
+
+
+@router.post("/logout", name="logout", dependencies=[CsrfChecked])
+def logout(request: Request) -> Response:
+    request.session.clear()
+    return RedirectResponse("/", 303)
+
+
+# -- organization portal ---------------------------------------------------------------
+
+@router.get("/org", response_class=HTMLResponse, name="org_portal")
+def org_portal(request: Request, session: SessionDep, user: OptionalUser) -> Response:
+    if user is None:
+        return _login_redirect(request)
+    if user.role != "org":
+        raise Forbidden("该页面供社会组织使用")
+    org = session.get(Organization, user.organization_id)
+    assert org is not None
+    views = recommendations_for_organization(session, org, top=20)
+    status = {p.demand_id: p.status for p in session.exec(select(Pairing).where(
+        Pairing.organization_id == org.id)).all()}
+    cards = [v for v in views if status.get(v.demand.id) != "dismissed"]
+    return render(request, "org_portal.html", user, org=org, cards=cards, status=status,
+                  pairings=pairings.pairings_of_organization(session, org), run=latest_run(session))
+
+
+@router.post("/org/{action}", response_class=HTMLResponse, name="org_action", dependencies=[CsrfChecked])
+def org_action(request: Request, session: SessionDep, user: OptionalUser, action: str,
+               demand_id: Annotated[int, Form()], note: Annotated[str, Form()] = "") -> HTMLResponse:
+    if user is None or user.role != "org":
+        raise Forbidden("请以社会组织账号登录")
+    org = session.get(Organization, user.organization_id)
+    demand = session.get(Demand, demand_id)
+    if org is None or demand is None:
+        raise InvalidInput("需求不存在")
+    scope = auth.Scope.of(user)
+    clock = request.app.state.clock
+    if action == "interest":
+        pairing = pairings.express_interest(session, scope=scope, user=user, org=org, demand=demand, note=note,
+                                            clock=clock)
+    elif action == "dismiss":
+        pairing = pairings.dismiss(session, scope=scope, user=user, org=org, demand=demand, clock=clock)
+    else:
+        raise InvalidInput("未知操作")
+    return render(request, "_org_card_done.html", user, demand=demand, pairing=pairing)
+
+
+# -- staff -----------------------------------------------------------------------------
+
+def _queue_filter(request: Request, params: dict[str, str]) -> pairings.QueueFilter:
+    regions = request.app.state.regions
+    city = regions.resolve_city(params.get("city", "")) if params.get("city") else None
+    county = regions.resolve_county(params.get("county", ""), city.code if city else None) \
+        if params.get("county") else None
+    try:
+        min_score = float(params["min_score"]) if params.get("min_score") else None
+    except ValueError:
+        min_score = None
+    return pairings.QueueFilter(
+        city_code=city.code if city else None, county_code=county.code if county else None,
+        action=params.get("action") if params.get("action") in ACTIONS else None, min_score=min_score,
+        status=params.get("status") if params.get("status") in ("suggested", "requested") else None,
+        sort="waiting" if params.get("sort") == "waiting" else "score")
+
+
+@router.get("/staff/queue", response_class=HTMLResponse, name="staff_queue")
+def staff_queue(request: Request, session: SessionDep, user: OptionalUser) -> Response:
+    if user is None:
+        return _login_redirect(request)
+    _staff(user)
+    params = dict(request.query_params)
+    items = pairings.queue(session, auth.Scope.of(user), _queue_filter(request, params))
+    page = max(1, int(params.get("page", "1") or 1)) if params.get("page", "1").isdigit() else 1
+    size = 50
+    template = "_queue_rows.html" if request.headers.get("hx-request") else "staff_queue.html"
+    return render(request, template, user, items=items[(page - 1) * size: page * size], total=len(items),
+                  page=page, pages=max(1, -(-len(items) // size)), filters=params,
+                  cities=list(request.app.state.regions.cities.values()))
+
+
+@router.post("/staff/decide", response_class=HTMLResponse, name="staff_decide", dependencies=[CsrfChecked])
+def staff_decide(request: Request, session: SessionDep, user: OptionalUser, demand_id: Annotated[int, Form()],
+                 organization_id: Annotated[int, Form()], decision: Annotated[str, Form()],
+                 reason_code: Annotated[str, Form()] = "", note: Annotated[str, Form()] = "") -> HTMLResponse:
+    staff = _staff(user)
+    demand, org = session.get(Demand, demand_id), session.get(Organization, organization_id)
+    if demand is None or org is None:
+        raise InvalidInput("对接不存在")
+    pairing = pairings.decide(session, scope=auth.Scope.of(staff), user=staff, demand=demand, org=org,
+                              decision=decision, reason_code=reason_code or None, note=note,
+                              clock=request.app.state.clock)
+    return render(request, "_queue_done.html", staff, demand=demand, org=org, pairing=pairing)
+
+
+@router.post("/staff/bulk-approve", name="staff_bulk_approve", dependencies=[CsrfChecked])
+async def staff_bulk_approve(request: Request, session: SessionDep, user: OptionalUser) -> Response:
+    staff = _staff(user)
+    form = await request.form()
+    scope = auth.Scope.of(staff)
+    n = 0
+    for value in form.getlist("pair"):
+        demand_id, _, org_id = str(value).partition(":")
+        demand, org = session.get(Demand, int(demand_id)), session.get(Organization, int(org_id))
+        if demand is not None and org is not None:
+            pairings.decide(session, scope=scope, user=staff, demand=demand, org=org, decision="approve",
+                            reason_code="fit", clock=request.app.state.clock)
+            n += 1
+    request.session["flash"] = f"已批量通过{n}条对接"
+    return RedirectResponse(request.url_for("staff_queue"), 303)
+
+
+@router.get("/staff/upload", response_class=HTMLResponse, name="staff_upload")
+def staff_upload_page(request: Request, user: OptionalUser) -> Response:
+    if user is None:
+        return _login_redirect(request)
+    _staff(user)
+    return render(request, "upload.html", user, report=None, rejected=None)
+
+
+@router.post("/staff/upload", response_class=HTMLResponse, name="staff_upload_post", dependencies=[CsrfChecked])
+async def staff_upload(request: Request, user: OptionalUser, kind: Annotated[str, Form()],
+                       file: Annotated[UploadFile, File()], skip_invalid: Annotated[bool, Form()] = False,
+                       create_accounts: Annotated[bool, Form()] = False) -> HTMLResponse:
+    staff = _staff(user)
+    limit = request.app.state.settings.max_upload_mb * 2**20
+    data = await file.read(limit + 1)
+    if len(data) > limit:
+        raise InvalidInput(f"文件过大：不能超过{request.app.state.settings.max_upload_mb} MB")
+    app = request.app
+    suffix = Path(file.filename or "").suffix.lower()
+
+    def work() -> tuple[Any, Any, Any]:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / f"upload{suffix}"
+            path.write_bytes(data)
+            with Session(app.state.engine, expire_on_commit=False) as session:
+                try:
+                    report, accounts = import_for_scope(
+                        session, path, "orgs" if kind == "orgs" else "demands", scope=auth.Scope.of(staff),
+                        matcher=app.state.matcher(), skip_invalid=skip_invalid, create_accounts=create_accounts)
+                    session.commit()
+                    return report, accounts, None
+                except ImportRejected as err:
+                    session.rollback()
+                    return None, [], err
+
+    import anyio
+
+    report, accounts, rejected = await anyio.to_thread.run_sync(work)
+    return render(request, "upload.html", staff, report=report, accounts=accounts, rejected=rejected,
+                  filename=file.filename, status_code=422 if rejected else 200)
+
+
+@router.get("/staff/overview", response_class=HTMLResponse, name="staff_overview")
+def staff_overview(request: Request, session: SessionDep, user: OptionalUser) -> Response:
+    if user is None:
+        return _login_redirect(request)
+    staff = _staff(user)
+    scope = auth.Scope.of(staff)
+    open_by = session.exec(select(Demand.city_code, Demand.category, func.count()).where(
+        Demand.status == "open", scope.demand_clause()).group_by(Demand.city_code, Demand.category)).all()
+    pair_by = session.exec(select(Demand.city_code, Demand.category, Pairing.status, func.count())
+                           .join(Pairing, col(Pairing.demand_id) == Demand.id)
+                           .where(scope.demand_clause()).group_by(Demand.city_code, Demand.category,
+                                                                   Pairing.status)).all()
+    waiting = len(pairings.queue(session, scope))
+    table: dict[str, dict[str, dict[str, int]]] = {}
+    for city, action, n in open_by:
+        table.setdefault(city, {}).setdefault(action, {"open": 0, "approved": 0, "requested": 0})["open"] = n
+    for city, action, status, n in pair_by:
+        cell = table.setdefault(city, {}).setdefault(action, {"open": 0, "approved": 0, "requested": 0})
+        if status in cell:
+            cell[status] += n
+    run = latest_run(session)
+    return render(request, "overview.html", staff, table=table, waiting=waiting, run=run)

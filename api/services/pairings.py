@@ -1,0 +1,244 @@
+"""Pairings: organizations' interest and dismissals, the staff review queue and decisions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import and_, or_
+from sqlmodel import Session, col, select
+
+from api.errors import Conflict, Forbidden, InvalidInput, NotFound
+from api.services.auth import Clock, Scope
+from api.services.matching import latest_run
+from models import Demand, Organization, Pairing, PairingDecision, Recommendation, User
+from models.base import utcnow
+from models.pairing import APPROVE_REASONS, REJECT_REASONS
+
+QUEUE_TOP = 3  # suggestions per demand shown to staff; more would drown the queue
+OPEN_STATUSES = ("suggested", "requested")
+CLOSED_STATUSES = ("approved", "rejected", "dismissed")
+
+
+@dataclass
+class QueueItem:
+    demand: Demand
+    organization: Organization
+    status: str  # suggested | requested
+    score: float | None
+    rank: int | None
+    reasons: list[str]
+    waiting_since: datetime
+    pairing_id: int | None = None
+    history: list[str] = field(default_factory=list)
+
+
+@dataclass
+class QueueFilter:
+    city_code: str | None = None
+    county_code: str | None = None
+    action: str | None = None
+    min_score: float | None = None
+    status: str | None = None  # suggested | requested
+    sort: str = "score"  # score | waiting
+
+
+def _pair(session: Session, demand_id: int, organization_id: int) -> Pairing | None:
+    return session.exec(select(Pairing).where(Pairing.demand_id == demand_id,
+                                              Pairing.organization_id == organization_id)).first()
+
+
+def _recommendation(session: Session, demand_id: int, organization_id: int) -> Recommendation | None:
+    run = latest_run(session)
+    if run is None:
+        return None
+    return session.exec(select(Recommendation).where(
+        Recommendation.run_id == run.id, Recommendation.demand_id == demand_id,
+        Recommendation.organization_id == organization_id)).first()
+
+
+def _log(session: Session, pairing: Pairing, decision: str, user: User | None, *, reason_code: str | None = None,
+         note: str = "", now: datetime) -> None:
+    session.flush()
+    session.add(PairingDecision(pairing_id=pairing.id, decision=decision, reason_code=reason_code, note=note,
+                                user_id=user.id if user else None, at=now))
+
+
+def _ensure(session: Session, demand: Demand, org: Organization, *, source: str, now: datetime) -> Pairing:
+    pairing = _pair(session, demand.id, org.id)  # type: ignore[arg-type]
+    if pairing is None:
+        rec = _recommendation(session, demand.id, org.id)  # type: ignore[arg-type]
+        pairing = Pairing(demand_id=demand.id, organization_id=org.id, status="suggested",  # type: ignore[arg-type]
+                          source=source, score=rec.score if rec else None,
+                          reasons=list(rec.reasons) if rec else [], created_at=now, updated_at=now)
+        session.add(pairing)
+        session.flush()
+    return pairing
+
+
+def express_interest(session: Session, *, scope: Scope, user: User | None, org: Organization, demand: Demand,
+                     note: str = "", clock: Clock = utcnow) -> Pairing:
+    """An organization asks to help with a demand (意向); staff then decide."""
+    if scope.role != "org" or scope.organization_id != org.id:
+        raise Forbidden("只有社会组织本身可以表达帮扶意向")
+    if demand.status != "open":
+        raise Conflict("该需求已关闭")
+    now = clock()
+    pairing = _ensure(session, demand, org, source="interest", now=now)
+    if pairing.status == "approved":
+        raise Conflict("该对接已通过审核")
+    if pairing.status == "rejected":
+        raise Conflict("该对接已被驳回，不能再次申请")
+    pairing.status, pairing.note, pairing.updated_at = "requested", note[:1000], now
+    if pairing.source != "interest":
+        pairing.source = "interest"
+    session.add(pairing)
+    _log(session, pairing, "requested", user, note=note[:1000], now=now)
+    return pairing
+
+
+def dismiss(session: Session, *, scope: Scope, user: User | None, org: Organization, demand: Demand,
+            clock: Clock = utcnow) -> Pairing:
+    """不感兴趣: the engine will not suggest this demand to the organization again."""
+    if scope.role != "org" or scope.organization_id != org.id:
+        raise Forbidden("只有社会组织本身可以标记不感兴趣")
+    now = clock()
+    pairing = _ensure(session, demand, org, source="engine", now=now)
+    if pairing.status == "approved":
+        raise Conflict("该对接已通过审核，如需退出请联系民政工作人员")
+    pairing.status, pairing.updated_at = "dismissed", now
+    session.add(pairing)
+    _log(session, pairing, "dismissed", user, now=now)
+    return pairing
+
+
+def decide(session: Session, *, scope: Scope, user: User, demand: Demand, org: Organization, decision: str,
+           reason_code: str | None = None, note: str = "", clock: Clock = utcnow) -> Pairing:
+    """Staff approve or reject a suggested or requested pairing in their region."""
+    scope.require_staff()
+    scope.require_demand(demand)
+    if decision not in ("approve", "reject"):
+        raise InvalidInput("决定应为 approve（通过）或 reject（驳回）")
+    reasons = REJECT_REASONS if decision == "reject" else APPROVE_REASONS
+    if decision == "reject" and not reason_code:
+        raise InvalidInput("驳回须选择原因")
+    if reason_code is not None and reason_code not in reasons:
+        raise InvalidInput(f"原因代码应为：{'、'.join(f'{k}（{v}）' for k, v in reasons.items())}")
+    now = clock()
+    pairing = _ensure(session, demand, org, source="engine", now=now)
+    if pairing.status == "dismissed" and decision == "approve":
+        raise Conflict("该组织已表示不感兴趣，不能通过")
+    pairing.status = "approved" if decision == "approve" else "rejected"
+    pairing.reason_code, pairing.note = reason_code, note[:1000]
+    pairing.decided_by_id, pairing.decided_at, pairing.updated_at = user.id, now, now
+    session.add(pairing)
+    _log(session, pairing, pairing.status, user, reason_code=reason_code, note=note[:1000], now=now)
+    return pairing
+
+
+def queue(session: Session, scope: Scope, filters: QueueFilter | None = None) -> list[QueueItem]:
+    """Pairings waiting for a decision in the staff member's region, best or oldest first."""
+    scope.require_staff()
+    f = filters or QueueFilter()
+    demand_where = [scope.demand_clause(), Demand.status == "open"]
+    if f.city_code:
+        demand_where.append(Demand.city_code == f.city_code)
+    if f.county_code:
+        demand_where.append(Demand.county_code == f.county_code)
+    if f.action:
+        demand_where.append(Demand.category == f.action)
+    items: dict[tuple[int, int], QueueItem] = {}
+    run = latest_run(session)
+    if run is not None and f.status in (None, "suggested"):
+        query = (
+            select(Recommendation, Demand, Organization)
+            .join(Demand, col(Demand.id) == Recommendation.demand_id)
+            .join(Organization, col(Organization.id) == Recommendation.organization_id)
+            .outerjoin(Pairing, and_(col(Pairing.demand_id) == Recommendation.demand_id,
+                                     col(Pairing.organization_id) == Recommendation.organization_id))
+            .where(Recommendation.run_id == run.id, col(Recommendation.demand_rank) <= QUEUE_TOP,
+                   Organization.status == "active", or_(col(Pairing.id).is_(None), Pairing.status == "suggested"),
+                   *demand_where)
+        )
+        if f.min_score is not None:
+            query = query.where(Recommendation.score >= f.min_score)
+        for rec, demand, org in session.exec(query).all():
+            items[(demand.id, org.id)] = QueueItem(  # type: ignore[index]
+                demand, org, "suggested", rec.score, rec.demand_rank, list(rec.reasons),
+                run.finished_at or run.started_at)
+    if f.status in (None, "requested"):
+        query = (
+            select(Pairing, Demand, Organization)
+            .join(Demand, col(Demand.id) == Pairing.demand_id)
+            .join(Organization, col(Organization.id) == Pairing.organization_id)
+            .where(Pairing.status == "requested", *demand_where)
+        )
+        if f.min_score is not None:
+            query = query.where(or_(col(Pairing.score).is_(None), col(Pairing.score) >= f.min_score))
+        for pairing, demand, org in session.exec(query).all():
+            reasons = list(pairing.reasons) + ([f"组织留言：{pairing.note}"] if pairing.note else [])
+            items[(demand.id, org.id)] = QueueItem(  # type: ignore[index]
+                demand, org, "requested", pairing.score, None, reasons, pairing.updated_at, pairing.id)
+    result = list(items.values())
+    if f.sort == "waiting":
+        result.sort(key=lambda i: (i.waiting_since, -(i.score or 0)))
+    else:
+        result.sort(key=lambda i: (-(i.score or 0), i.waiting_since))
+    _attach_history(session, result)
+    return result
+
+
+def _attach_history(session: Session, items: list[QueueItem]) -> None:
+    """Earlier decisions on the same demands, so the next reviewer sees why."""
+    demand_ids = list({i.demand.id for i in items})
+    if not demand_ids:
+        return
+    rows = session.exec(
+        select(Pairing, Organization.name)
+        .join(Organization, col(Organization.id) == Pairing.organization_id)
+        .where(col(Pairing.demand_id).in_(demand_ids), col(Pairing.status).in_(CLOSED_STATUSES))
+        .order_by(col(Pairing.decided_at))
+    ).all()
+    by_demand: dict[int, list[str]] = {}
+    for pairing, name in rows:
+        if pairing.status == "rejected":
+            text = f"已驳回 {name}：{REJECT_REASONS.get(pairing.reason_code or '', '')}"
+        elif pairing.status == "approved":
+            text = f"已通过 {name}"
+        else:
+            text = f"{name} 表示不感兴趣"
+        if pairing.note and pairing.status != "dismissed":
+            text += f"（{pairing.note}）"
+        by_demand.setdefault(pairing.demand_id, []).append(text)
+    for item in items:
+        item.history = by_demand.get(item.demand.id, [])  # type: ignore[arg-type]
+
+
+def pairings_of_organization(session: Session, org: Organization) -> list[tuple[Pairing, Demand]]:
+    return list(session.exec(
+        select(Pairing, Demand).join(Demand, col(Demand.id) == Pairing.demand_id)
+        .where(Pairing.organization_id == org.id, col(Pairing.status).in_(("requested", "approved", "rejected")))
+        .order_by(col(Pairing.updated_at).desc())
+    ).all())
+
+
+def learning_inputs(session: Session) -> tuple[set[tuple[int, int]], dict[int, tuple[int, int]]]:
+    """(pairs never to suggest again, per organization (approved, rejected) counts)."""
+    excluded: set[tuple[int, int]] = set()
+    feedback: dict[int, list[int]] = {}
+    for pairing in session.exec(select(Pairing).where(col(Pairing.status).in_(CLOSED_STATUSES))).all():
+        if pairing.status in ("rejected", "dismissed"):
+            excluded.add((pairing.demand_id, pairing.organization_id))
+        counts = feedback.setdefault(pairing.organization_id, [0, 0])
+        if pairing.status == "approved":
+            counts[0] += 1
+        elif pairing.status == "rejected":
+            counts[1] += 1
+    return excluded, {k: (a, r) for k, (a, r) in feedback.items()}
+
+
+def get_pair_by_keys(session: Session, pairing_id: int) -> tuple[Pairing, Demand, Organization]:
+    pairing = session.get(Pairing, pairing_id)
+    if pairing is None:
+        raise NotFound("对接记录不存在")
+    return pairing, session.get(Demand, pairing.demand_id), session.get(Organization, pairing.organization_id)  # type: ignore[return-value]

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from matcher import Matcher
+from tests.world import World, build_world
+
+
+@pytest.fixture(scope="session")
+def shared_matcher() -> Matcher:
+    return Matcher()
+
+
+@pytest.fixture
+def world(db_url: str, tmp_path: Path, shared_matcher: Matcher) -> World:
+    w = build_world(db_url, tmp_path, shared_matcher)
+    yield w
+    for thread in w.app.state.run_threads:  # type: ignore[attr-defined]
+        thread.join(timeout=60)
+    w.engine.dispose()

@@ -1,0 +1,103 @@
+"""The real pages in a real browser: staff review, the organization portal, the public board, uploads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlmodel import Session, select
+
+from models import Pairing
+from tests.browser.conftest import shot
+from tests.factories import org_row, write_csv
+from tests.world import PASSWORD, World
+
+
+def login(page, base: str, username: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+
+
+def test_staff_filters_the_queue_approves_one_and_rejects_another(page, live) -> None:  # type: ignore[no-untyped-def]
+    world, base = live
+    login(page, base, "yanbian")
+    page.wait_for_url(f"{base}/staff/queue")
+    rows = page.locator("tr.queue-item")
+    assert rows.count() >= 2
+    page.select_option("select[name=action]", "医护康养")
+    page.click("form.filters button[type=submit]")
+    page.wait_for_url("**action=**")
+    filtered = page.locator("tr.queue-item")
+    assert filtered.count() >= 2
+    assert all(t == "医护康养" for t in filtered.locator(".tag").all_inner_texts())
+    shot(page, "staff-queue")
+
+    first, second = filtered.nth(0), filtered.nth(1)
+    first_id, second_id = first.get_attribute("id"), second.get_attribute("id")
+    first.locator("button[value=approve]").click()
+    page.locator(f"#{first_id}.decided").wait_for()
+    assert "已通过" in page.locator(f"#{first_id}").inner_text()
+    second = page.locator(f"#{second_id}")
+    second.locator("select[name=reason_code]").select_option("reach")
+    second.locator("input[name=note]").fill("路途太远")
+    second.locator("button[value=reject]").click()
+    page.locator(f"#{second_id}.decided").wait_for()
+    assert "已驳回：不在服务范围或距离过远（路途太远）" in page.locator(f"#{second_id}").inner_text()
+    shot(page, "staff-queue-decided")
+    with Session(world.engine) as session:
+        statuses = sorted(p.status for p in session.exec(select(Pairing)).all())
+    assert statuses == ["approved", "rejected"]
+
+
+def test_organization_sees_reasons_and_expresses_interest(page, live) -> None:  # type: ignore[no-untyped-def]
+    world, base = live
+    login(page, base, "orga")
+    page.wait_for_url(f"{base}/org")
+    cards = page.locator("article.recommendation")
+    assert cards.count() >= 1
+    first = cards.nth(0)
+    assert "类别一致" in first.locator(".reasons").inner_text()
+    shot(page, "org-portal")
+    first.locator("input[name=note]").fill("下周可派两名医生")
+    first.locator("button[value=interest]").click()
+    page.get_by_text("已提交帮扶意向，等待民政工作人员审核。").wait_for()
+    with Session(world.engine) as session:
+        pairing = session.exec(select(Pairing)).one()
+    assert (pairing.status, pairing.note) == ("requested", "下周可派两名医生")
+    shot(page, "org-portal-interest")
+
+
+def test_public_board_shows_demands_without_phone_numbers(page, live) -> None:  # type: ignore[no-untyped-def]
+    world, base = live
+    page.goto(base + "/")
+    assert page.locator("article.demand").count() == 4
+    text = page.inner_text("body")
+    assert not any(phone in text for phone in world.phones)
+    page.fill("input[name=q]", "木耳")
+    page.click("form.filters button[type=submit]")
+    assert page.locator("article.demand h3").all_inner_texts() == ["木耳滞销"]
+    shot(page, "public-board")
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone
+    page.goto(base + "/")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390
+    shot(page, "public-board-phone")
+
+
+def test_upload_with_bad_rows_shows_the_report(page, live, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    world, base = live
+    bad = write_csv(tmp_path / "报名表.csv", [org_row(31, 联系电话="12"), org_row(32, 组织类型="公司")])
+    login(page, base, "admin")
+    page.goto(f"{base}/staff/upload")
+    page.set_input_files("input[type=file]", str(bad))
+    page.click("form.card button[type=submit]")
+    report = page.locator(".upload-report")
+    report.wait_for()
+    assert "文件被拒绝，未写入任何数据：2行有错误" in report.inner_text()
+    cells = page.locator("table.errors tbody tr").all_inner_texts()
+    assert len(cells) == 2
+    assert cells[0].split("\t")[:2] == ["2", "联系电话"]
+    assert cells[1].split("\t")[:2] == ["3", "组织类型"]
+    shot(page, "upload-report")
+    assert isinstance(world, World)
