@@ -79,8 +79,8 @@ class DemandIn(BaseModel):
     category: str | None = None
     title: str | None = None
     description: str | None = None
-    beneficiaries: int | None = Field(default=None, ge=0)
-    funding_needed: float | None = Field(default=None, ge=0)
+    beneficiaries: int | None = Field(default=None, ge=0, le=1_000_000_000)
+    funding_needed: float | None = Field(default=None, ge=0, le=1_000_000_000)
     due_date: str | None = None
     contact_name: str | None = None
     contact_phone: str | None = None
@@ -133,8 +133,8 @@ class OrganizationIn(BaseModel):
     scope: str | None = None
     capability: str | None = None
     service_area: str | None = None
-    funds: float | None = Field(default=None, ge=0)
-    staff: int | None = Field(default=None, ge=0)
+    funds: float | None = Field(default=None, ge=0, le=1_000_000_000)
+    staff: int | None = Field(default=None, ge=0, le=1_000_000_000)
     contact_name: str | None = None
     contact_phone: str | None = None
     email: str | None = None

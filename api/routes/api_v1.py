@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 import anyio
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import Path as PathParam
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlmodel import Session, col, select
 
@@ -48,6 +49,7 @@ ERRORS = {400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 403: {"model": Err
           409: {"model": ErrorOut}, 422: {"model": ErrorOut}, 429: {"model": ErrorOut}}
 router = APIRouter(prefix="/api/v1", responses=ERRORS)  # type: ignore[arg-type]
 Paging = Annotated[int, Query(ge=1, le=10_000)]
+RunId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]  # inside every database's INTEGER
 Size = Annotated[int, Query(ge=1, le=200)]
 
 
@@ -415,7 +417,7 @@ def list_match_runs(session: SessionDep, scope: ScopeDep, user: CurrentUser) -> 
 
 
 @router.get("/match-runs/{run_id}", response_model=RunOut, tags=["match-runs"])
-def get_match_run(session: SessionDep, scope: ScopeDep, user: CurrentUser, run_id: int) -> RunOut:
+def get_match_run(session: SessionDep, scope: ScopeDep, user: CurrentUser, run_id: RunId) -> RunOut:
     scope.require_staff()
     run = session.get(MatchRun, run_id)
     if run is None:

@@ -26,6 +26,7 @@ from models.user import ROLE_LABELS
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "web" / "templates")
 router = APIRouter(include_in_schema=False)
+DbId = Annotated[int, Form(ge=1, le=2**31 - 1)]  # inside every database's INTEGER
 
 
 def csrf_token(request: Request) -> str:
@@ -144,7 +145,7 @@ def org_portal(request: Request, session: SessionDep, user: OptionalUser) -> Res
 
 @router.post("/org/{action}", response_class=HTMLResponse, name="org_action", dependencies=[CsrfChecked])
 def org_action(request: Request, session: SessionDep, user: OptionalUser, action: str,
-               demand_id: Annotated[int, Form()], note: Annotated[str, Form()] = "") -> HTMLResponse:
+               demand_id: DbId, note: Annotated[str, Form(max_length=500)] = "") -> HTMLResponse:
     if user is None or user.role != "org":
         raise Forbidden("请以社会组织账号登录")
     org = session.get(Organization, user.organization_id)
@@ -197,9 +198,10 @@ def staff_queue(request: Request, session: SessionDep, user: OptionalUser) -> Re
 
 
 @router.post("/staff/decide", response_class=HTMLResponse, name="staff_decide", dependencies=[CsrfChecked])
-def staff_decide(request: Request, session: SessionDep, user: OptionalUser, demand_id: Annotated[int, Form()],
-                 organization_id: Annotated[int, Form()], decision: Annotated[str, Form()],
-                 reason_code: Annotated[str, Form()] = "", note: Annotated[str, Form()] = "") -> HTMLResponse:
+def staff_decide(request: Request, session: SessionDep, user: OptionalUser, demand_id: DbId,
+                 organization_id: DbId, decision: Annotated[str, Form(max_length=10)],
+                 reason_code: Annotated[str, Form(max_length=20)] = "",
+                 note: Annotated[str, Form(max_length=1000)] = "") -> HTMLResponse:
     staff = _staff(user)
     demand, org = session.get(Demand, demand_id), session.get(Organization, organization_id)
     if demand is None or org is None:
@@ -218,6 +220,8 @@ async def staff_bulk_approve(request: Request, session: SessionDep, user: Option
     n = 0
     for value in form.getlist("pair"):
         demand_id, _, org_id = str(value).partition(":")
+        if not (demand_id.isdigit() and org_id.isdigit()) or max(int(demand_id), int(org_id)) >= 2**31:
+            raise InvalidInput("所选对接不合法")
         demand, org = session.get(Demand, int(demand_id)), session.get(Organization, int(org_id))
         if demand is not None and org is not None:
             pairings.decide(session, scope=scope, user=staff, demand=demand, org=org, decision="approve",

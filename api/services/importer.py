@@ -172,6 +172,12 @@ class RowContext:
     def text(self, key: str) -> str:
         return v.cell_text(self.raw(key))
 
+    def check_lengths(self) -> None:
+        for spec in self.form.columns:
+            value = self.text(spec.key)
+            if len(value) > spec.max_length:
+                self.fail(spec.key, f"过长：最多{spec.max_length}个字符，实际{len(value)}个", value=value[:20] + "…")
+
     def fail(self, key: str, reason: str, value: str | None = None) -> None:
         self.errors.append(RowError(self.row, self.header(key), self.text(key) if value is None else value, reason))
 
@@ -294,6 +300,7 @@ def validate_table(table: Table, form: FormSpec, index: dict[str, int], matcher:
     seen: dict[tuple[str, ...], int] = {}
     for row, cells in table.rows:
         ctx = RowContext(row, cells, index, table, form)
+        ctx.check_lengths()
         if form.kind == "orgs":
             rec = validate_org(ctx, matcher.regions)
             key: tuple[str, ...] | None = (rec["credit_code"],) if rec.get("credit_code") else None

@@ -22,6 +22,9 @@ ORG_TYPE_ALIASES = {
 }
 
 
+MAX_NUMBER = 1_000_000_000  # above any real amount in 万元 or head count; keeps values inside INTEGER
+
+
 class FieldError(ValueError):
     """A value that breaks a rule; ``reason`` is shown to staff."""
 
@@ -108,6 +111,8 @@ def parse_amount(raw: str) -> float | None:
         raise FieldError("应为数字（单位：万元）") from None
     if value < 0 or value != value:
         raise FieldError("不能为负数")
+    if value > MAX_NUMBER:
+        raise FieldError("数值过大")
     return value
 
 
@@ -124,6 +129,8 @@ def parse_count(raw: str) -> int | None:
         raise FieldError("应为整数")
     if value < 0:
         raise FieldError("不能为负数")
+    if value > MAX_NUMBER:
+        raise FieldError("数值过大")
     return int(value)
 
 

@@ -259,3 +259,10 @@ def test_chinese_punctuation_is_kept_and_full_width_codes_are_normalised(engine:
     with Session(engine) as session:
         org = session.exec(select(Organization)).one()
     assert (org.credit_code, org.contact_phone, org.capability) == (code, "13904330001", "义诊（免费），送药、体检")
+
+
+def test_overlong_cells_and_huge_numbers_are_refused(engine: Engine, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "d.csv", [demand_row(1, 需求名称="长" * 201, 受益人数="99999999999")])
+    err = rejected(engine, path, "demands")
+    assert [(e.column, e.reason) for e in err.errors] == [
+        ("需求名称", "过长：最多200个字符，实际201个"), ("受益人数", "数值过大")]

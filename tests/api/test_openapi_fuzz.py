@@ -11,12 +11,10 @@ from tests.world import build_world
 pytestmark = pytest.mark.filterwarnings("ignore")
 
 
-@pytest.fixture(scope="module")
-def fuzz_world(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    from matcher import Matcher
-
-    tmp = tmp_path_factory.mktemp("fuzz")
-    return build_world(f"sqlite:///{tmp / 'fuzz.db'}", tmp, Matcher())
+@pytest.fixture
+def fuzz_world(db_url: str, tmp_path, shared_matcher):  # type: ignore[no-untyped-def]
+    # On both databases: PostgreSQL is stricter (INTEGER range, VARCHAR lengths).
+    return build_world(db_url, tmp_path, shared_matcher)
 
 
 def fuzz_operation(op, headers: dict[str, str], failures: list[str], calls: list[int]) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,98 @@
+"""Concurrent load on the recommendations endpoints of a running server, on loopback.
+
+    python -m api.bench.load --base http://127.0.0.1:8000 --user admin --password … \\
+        --clients 50 --requests 3000
+
+Picks real organizations and demands from the API itself, then reports p50, p99 and errors.
+Bounded in count: it stops after --requests requests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import time
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+import httpx
+
+
+@dataclass
+class LoadResult:
+    requests: int
+    errors: int
+    p50_ms: float
+    p99_ms: float
+    mean_ms: float
+    seconds: float
+
+    def line(self) -> str:
+        return (f"{self.requests} requests, {self.errors} errors, p50 {self.p50_ms:.1f} ms, "
+                f"p99 {self.p99_ms:.1f} ms, mean {self.mean_ms:.1f} ms, {self.requests / self.seconds:.0f} req/s")
+
+
+async def _targets(client: httpx.AsyncClient, headers: dict[str, str], n: int) -> list[str]:
+    paths: list[str] = []
+    orgs = (await client.get("/api/v1/organizations?size=200", headers=headers)).json()["items"]
+    demands = (await client.get("/api/v1/demands?size=200", headers=headers)).json()["items"]
+    for o in orgs[:n]:
+        paths.append(f"/api/v1/organizations/{o['credit_code']}/recommendations")
+    for d in demands[:n]:
+        paths.append(f"/api/v1/demands/{d['ref']}/recommendations?county={d['county_code']}")
+    return paths
+
+
+async def run_load(base: str, username: str, password: str, *, clients: int = 50, requests: int = 3000,
+                   seed: int = 1) -> LoadResult:
+    host = urlparse(base).hostname
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise SystemExit("load is only sent to loopback")
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+        token = (await client.post("/api/v1/auth/token", data={"username": username, "password": password})).json()
+        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        paths = await _targets(client, headers, 100)
+        rng = random.Random(seed)
+        queue = [rng.choice(paths) for _ in range(requests)]
+        latencies: list[float] = []
+        errors = 0
+
+        async def worker() -> None:
+            nonlocal errors
+            while queue:
+                path = queue.pop()
+                start = time.perf_counter()
+                try:
+                    r = await client.get(path, headers=headers)
+                    ok = r.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                latencies.append((time.perf_counter() - start) * 1000)
+                errors += 0 if ok else 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(clients)))
+        elapsed = time.perf_counter() - started
+    latencies.sort()
+    return LoadResult(len(latencies), errors, statistics.median(latencies),
+                      latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))], statistics.fmean(latencies),
+                      elapsed)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--base", default="http://127.0.0.1:8000")
+    parser.add_argument("--user", default="admin")
+    parser.add_argument("--password", default="duijie-demo-2026")
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--requests", type=int, default=3000)
+    args = parser.parse_args()
+    print(asyncio.run(run_load(args.base, args.user, args.password, clients=args.clients,
+                               requests=args.requests)).line())
+
+
+if __name__ == "__main__":
+    main()
