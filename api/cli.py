@@ -227,10 +227,15 @@ def evaluate(
 
 
 @app.command()
-def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
+def serve(host: str = "127.0.0.1", port: int = 8000,
+          workers: Annotated[int, typer.Option(help="工作进程数（PostgreSQL 部署可多于1）")] = 1) -> None:
     """运行网页与 API。"""
     import uvicorn
 
+    if workers > 1:
+        get_settings().resolved_secret()  # every worker must sign with the same key
+        uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers)
+        return
     from api.app import create_app
 
     uvicorn.run(create_app(get_settings()), host=host, port=port)
