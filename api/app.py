@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -29,11 +30,12 @@ _FIELD_NAMES = {"body": "请求体", "query": "查询参数", "path": "路径参
 
 
 def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime] = utcnow,
-               matcher: Matcher | None = None) -> FastAPI:
+               matcher: Matcher | None = None, start_scheduler: bool = False) -> FastAPI:
     settings = settings or get_settings()
     engine = make_engine(settings.database_url)
     create_tables(engine)
     app = FastAPI(
+        lifespan=_scheduler_lifespan if start_scheduler else None,
         title="duijie 对接 API",
         version="0.2.0",
         description="社会组织参与乡村振兴供需对接平台。登录：POST /api/v1/auth/token（OAuth2 密码模式），"
@@ -68,6 +70,21 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     return app
+
+
+@asynccontextmanager
+async def _scheduler_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """In a single-process deployment (`make run`) the web process runs the scheduled jobs too."""
+    from api.services.jobs import Jobs, build_scheduler
+
+    jobs = Jobs(app.state.engine, app.state.settings, app.state.matcher, secret=app.state.secret,
+                clock=app.state.clock)
+    scheduler = build_scheduler(jobs)
+    scheduler.start()
+    try:
+        yield
+    finally:
+        scheduler.shutdown(wait=False)
 
 
 def _error(status: int, code: str, message: str, details: list[dict[str, object]] | None = None) -> JSONResponse:

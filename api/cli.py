@@ -20,9 +20,85 @@ app = typer.Typer(help="duijie 对接：社会组织参与乡村振兴供需对�
 import_app = typer.Typer(help="导入报名表或需求要点（.xlsx / .csv）", no_args_is_help=True)
 export_app = typer.Typer(help="导出", no_args_is_help=True)
 user_app = typer.Typer(help="账号管理", no_args_is_help=True)
+mail_app = typer.Typer(help="推荐邮件", no_args_is_help=True)
+digest_app = typer.Typer(help="每日摘要邮件", no_args_is_help=True)
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
 app.add_typer(user_app, name="user")
+app.add_typer(mail_app, name="mail")
+app.add_typer(digest_app, name="digest")
+
+
+def _jobs():  # type: ignore[no-untyped-def]
+    from api.services.engine import get_matcher
+    from api.services.jobs import Jobs
+
+    settings = get_settings()
+    return Jobs(_engine(), settings, get_matcher, secret=settings.resolved_secret())
+
+
+@app.command()
+def scheduler() -> None:
+    """以独立进程运行定时任务（夜间全量匹配、早间邮件、增量匹配、邮件重发）。"""
+    from api.services.jobs import build_scheduler
+
+    settings = get_settings()
+    typer.echo(f"定时任务已启动：全量匹配每天{settings.rematch_time}，推荐邮件每天{settings.digest_time}"
+               f"（{settings.timezone}），增量匹配每{settings.incremental_seconds}秒")
+    build_scheduler(_jobs(), blocking=True).start()
+
+
+@digest_app.command("send")
+def digest_send() -> None:
+    """立即执行一次早间邮件任务（今天已发过的不会重发）。"""
+    run = _jobs().morning_digest()
+    if run is None:
+        typer.echo("今天的推荐邮件已经发过，或另一进程正在发送")
+        return
+    c = run.counts
+    typer.echo(f"推荐邮件：写入组织邮件{c['org_mails']}封、工作人员邮件{c['staff_mails']}封，无新推荐{c['nothing_new']}个；"
+               f"发送成功{c['sent']}封，待重试{c['deferred']}封，失败{c['failed']}封")
+
+
+@mail_app.command("preview")
+def mail_preview(org: Annotated[str, typer.Option("--org", help="统一社会信用代码")],
+                 html: Annotated[bool, typer.Option("--html", help="输出HTML而非纯文本")] = False) -> None:
+    """预览某社会组织今天的推荐邮件（不发送）。"""
+    from api.services.engine import get_matcher
+    from api.services.mail import preview_org_digest
+    from api.services.matching import find_organization
+
+    settings = get_settings()
+    try:
+        with session_scope(_engine()) as session:
+            organization = find_organization(session, org)
+            rendered = preview_org_digest(session, organization, settings=settings, regions=get_matcher().regions,
+                                          secret=settings.resolved_secret())
+    except AppError as err:
+        _fail(err)
+        return
+    if rendered is None:
+        typer.echo("没有新的推荐：今天不会给该组织发邮件")
+        return
+    typer.echo(f"主题：{rendered.subject}\n")
+    typer.echo(rendered.html if html else rendered.text)
+
+
+@app.command()
+def jobs(limit: int = 20) -> None:
+    """定时任务的运行记录。"""
+    from api.services.jobs import recent_runs
+    from models.job import JOB_LABELS
+
+    with session_scope(_engine()) as session:
+        runs = recent_runs(session, limit=limit)
+    if not runs:
+        typer.echo("还没有任务运行记录")
+    for r in runs:
+        took = f"{(r.finished_at - r.started_at).total_seconds():.1f}秒" if r.finished_at else "—"
+        status = {"done": "完成", "failed": "失败", "running": "进行中"}.get(r.status, r.status)
+        typer.echo(f"{r.id:>4} {JOB_LABELS.get(r.job, r.job):<8} 时段 {r.slot}  {status}  用时{took}  "
+                   f"{r.counts if r.counts else ''}{'  ' + r.error if r.error else ''}")
 
 
 def _engine():  # type: ignore[no-untyped-def]
@@ -232,13 +308,15 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
     """运行网页与 API。"""
     import uvicorn
 
+    settings = get_settings()
     if workers > 1:
-        get_settings().resolved_secret()  # every worker must sign with the same key
+        # Several workers: run `duijie scheduler` as its own process instead of one per worker.
+        settings.resolved_secret()  # every worker must sign with the same key
         uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers)
         return
     from api.app import create_app
 
-    uvicorn.run(create_app(get_settings()), host=host, port=port)
+    uvicorn.run(create_app(settings, start_scheduler=settings.scheduler_in_web), host=host, port=port)
 
 
 @user_app.command("add")

@@ -23,6 +23,23 @@ class Settings(BaseSettings):
     https_only_cookies: bool = False
     max_upload_mb: int = 10
 
+    # Mail (DUIJIE_SMTP_*, DUIJIE_MAIL_FROM) and the links inside it.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_security: str = "none"  # none | starttls | ssl
+    mail_from: str = "duijie@localhost"
+    base_url: str = "http://127.0.0.1:8000"
+    digest_top_n: int = 5
+
+    # Schedule, in the province's time zone.
+    timezone: str = "Asia/Shanghai"
+    rematch_time: str = "02:00"
+    digest_time: str = "07:30"
+    incremental_seconds: int = 5
+    scheduler_in_web: bool = True  # `duijie serve` runs the scheduler too (single-process deployments)
+
     def resolved_secret(self) -> str:
         if self.secret_key:
             return self.secret_key

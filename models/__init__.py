@@ -5,10 +5,15 @@ depend on these, never the other way.
 """
 
 from models.demand import Demand
+from models.job import JobLock, JobRun, PendingMatch
+from models.mail import MailedRecommendation, MailPreference, OutboxMessage
 from models.match_run import MatchRun
 from models.organization import Organization
 from models.pairing import Pairing, PairingDecision
 from models.recommendation import Recommendation
 from models.user import User
 
-__all__ = ["Demand", "MatchRun", "Organization", "Pairing", "PairingDecision", "Recommendation", "User"]
+__all__ = [
+    "Demand", "JobLock", "JobRun", "MailPreference", "MailedRecommendation", "MatchRun", "Organization",
+    "OutboxMessage", "Pairing", "PairingDecision", "PendingMatch", "Recommendation", "User",
+]

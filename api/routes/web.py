@@ -21,6 +21,8 @@ from api.services.matching import latest_run, recommendations_for_organization
 from api.services.uploads import import_for_scope
 from matcher.categories import ACTIONS
 from models import Demand, Organization, Pairing, User
+from models.job import JOB_LABELS
+from models.mail import FREQUENCY_LABELS
 from models.pairing import REJECT_REASONS, STATUS_LABELS
 from models.user import ROLE_LABELS
 
@@ -125,6 +127,23 @@ def logout(request: Request) -> Response:
     return RedirectResponse("/", 303)
 
 
+@router.get("/demand/{county_code}/{ref}", response_class=HTMLResponse, name="demand_page")
+def demand_page(request: Request, session: SessionDep, user: OptionalUser, county_code: str, ref: str) -> HTMLResponse:
+    demand = catalog.get_demand(session, ref, county_code[:6])
+    if demand.status != "open":
+        raise AppError("该需求已关闭")
+    return render(request, "demand.html", user, d=demand)
+
+
+@router.api_route("/unsubscribe/{token}", methods=["GET", "POST"], response_class=HTMLResponse, name="unsubscribe")
+def unsubscribe(request: Request, session: SessionDep, token: str) -> HTMLResponse:
+    """One click from the mail (GET), or the mail client's List-Unsubscribe-Post: the signed token is the proof."""
+    from api.services import mail
+
+    who = mail.unsubscribe(session, request.app.state.secret, token[:400])
+    return render(request, "unsubscribed.html", None, who=who)
+
+
 # -- organization portal ---------------------------------------------------------------
 
 @router.get("/org", response_class=HTMLResponse, name="org_portal")
@@ -139,8 +158,28 @@ def org_portal(request: Request, session: SessionDep, user: OptionalUser) -> Res
     status = {p.demand_id: p.status for p in session.exec(select(Pairing).where(
         Pairing.organization_id == org.id)).all()}
     cards = [v for v in views if status.get(v.demand.id) != "dismissed"]
+    from api.services.mail import frequency
+
     return render(request, "org_portal.html", user, org=org, cards=cards, status=status,
-                  pairings=pairings.pairings_of_organization(session, org), run=latest_run(session))
+                  pairings=pairings.pairings_of_organization(session, org), run=latest_run(session),
+                  mail_frequency=frequency(session, organization_id=org.id), frequency_labels=FREQUENCY_LABELS)
+
+
+@router.post("/settings/mail", name="mail_settings", dependencies=[CsrfChecked])
+def mail_settings(request: Request, session: SessionDep, user: OptionalUser,
+                  frequency: Annotated[str, Form(max_length=10)]) -> Response:
+    from api.services.mail import set_frequency
+
+    if user is None:
+        return _login_redirect(request)
+    if user.role == "org":
+        set_frequency(session, frequency, organization_id=user.organization_id)
+        target = "org_portal"
+    else:
+        set_frequency(session, frequency, user_id=user.id)
+        target = "staff_overview"
+    request.session["flash"] = f"邮件设置已保存：{FREQUENCY_LABELS[frequency]}"
+    return RedirectResponse(request.url_for(target), 303)
 
 
 @router.post("/org/{action}", response_class=HTMLResponse, name="org_action", dependencies=[CsrfChecked])
@@ -293,5 +332,11 @@ def staff_overview(request: Request, session: SessionDep, user: OptionalUser) ->
         cell = table.setdefault(city, {}).setdefault(action, {"open": 0, "approved": 0, "requested": 0})
         if status in cell:
             cell[status] += n
+    from api.services.jobs import recent_runs
+    from api.services.mail import frequency, outbox_problems
+
     run = latest_run(session)
-    return render(request, "overview.html", staff, table=table, waiting=waiting, run=run)
+    return render(request, "overview.html", staff, table=table, waiting=waiting, run=run,
+                  job_runs=recent_runs(session, limit=10), job_labels=JOB_LABELS,
+                  mail_problems=outbox_problems(session), mail_frequency=frequency(session, user_id=staff.id),
+                  frequency_labels=FREQUENCY_LABELS)

@@ -16,6 +16,7 @@ from api.errors import Conflict, Forbidden, InvalidInput, NotFound
 from api.services.auth import Scope
 from api.services.contract import DEMAND_FORM, ORG_FORM, FormSpec
 from api.services.importer import ImportRejected, Table, validate_table
+from api.services.incremental import enqueue
 from matcher import Matcher
 from matcher.regions import RegionIndex
 from models import Demand, Organization
@@ -130,6 +131,7 @@ def create_organization(session: Session, scope: Scope, data: dict[str, Any], ma
     org = Organization(**rec)
     session.add(org)
     session.flush()
+    enqueue(session, "organization", org.id)
     return org
 
 
@@ -144,6 +146,7 @@ def update_organization(session: Session, scope: Scope, org: Organization, chang
     org.updated_at = utcnow()
     session.add(org)
     session.flush()
+    enqueue(session, "organization", org.id)
     return org
 
 
@@ -152,6 +155,7 @@ def set_organization_status(session: Session, scope: Scope, org: Organization, s
     org.status, org.updated_at = status, utcnow()
     session.add(org)
     session.flush()
+    enqueue(session, "organization", org.id)
     return org
 
 
@@ -208,6 +212,7 @@ def create_demand(session: Session, scope: Scope, data: dict[str, Any], matcher:
     demand = Demand(**rec)
     session.add(demand)
     session.flush()
+    enqueue(session, "demand", demand.id)
     return demand
 
 
@@ -228,6 +233,7 @@ def update_demand(session: Session, scope: Scope, demand: Demand, changes: dict[
     demand.updated_at = utcnow()
     session.add(demand)
     session.flush()
+    enqueue(session, "demand", demand.id)
     return demand
 
 
@@ -237,4 +243,5 @@ def set_demand_status(session: Session, scope: Scope, demand: Demand, status: st
     demand.status, demand.updated_at = status, utcnow()
     session.add(demand)
     session.flush()
+    enqueue(session, "demand", demand.id)
     return demand

@@ -333,10 +333,13 @@ def _upsert(session: Session, model: type[Organization] | type[Demand],
         existing = session.exec(select(Demand).where(col(Demand.ref).in_(refs))).all()
     by_key = {key_of(row): row for row in existing}
     now = utcnow()
+    touched: list[Organization | Demand] = []
     for rec in records:
         row = by_key.get(key_of(rec))
         if row is None:
-            session.add(model(**rec))
+            row = model(**rec)
+            session.add(row)
+            touched.append(row)
             report.created += 1
             continue
         changed = {k: val for k, val in rec.items() if getattr(row, k) != val}
@@ -345,10 +348,15 @@ def _upsert(session: Session, model: type[Organization] | type[Demand],
                 setattr(row, k, val)
             row.updated_at = now
             session.add(row)
+            touched.append(row)
             report.updated += 1
         else:
             report.unchanged += 1
     session.flush()
+    from api.services.incremental import enqueue_many  # local: incremental imports the matching service
+
+    enqueue_many(session, "organization" if model is Organization else "demand",
+                 [row.id for row in touched if row.id is not None])
 
 
 def _org_key(r: Any) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from api.errors import Conflict, NotFound
 from matcher import DemandRecord, Matcher, OrganizationRecord
-from models import Demand, MatchRun, Organization, Recommendation
+from models import Demand, MatchRun, Organization, PendingMatch, Recommendation
 from models.base import utcnow
 
 
@@ -105,6 +105,8 @@ def run_rematch(
     run.duration_s = round(time.perf_counter() - started, 3)
     session.add(run)
     _prune_runs(session, keep_runs)
+    # Everything queued for incremental matching before this run began is covered by it.
+    session.execute(delete(PendingMatch).where(col(PendingMatch.queued_at) <= run.started_at))
     session.flush()
     return run
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
 from api.cli import app
@@ -174,3 +175,43 @@ def test_demo_prints_one_account_per_role(cli_env: str) -> None:
     out = invoke("demo", "--organizations", "30", "--demands", "70")
     for role in ("province", "city", "county", "org"):
         assert f"  {role}" in out
+
+
+def test_mail_preview_digest_send_and_jobs(cli_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aiosmtpd.controller import Controller
+
+    from api.settings import get_settings
+    from tests.api.test_mail_and_jobs import Inbox, free_port
+
+    invoke("demo", "--organizations", "30", "--demands", "120")
+    invoke("rematch")
+    with Session(make_engine(cli_env)) as session:
+        org = session.exec(select(Organization).where(col(Organization.email).is_not(None))
+                           .order_by(Organization.id)).first()
+    assert org is not None
+    preview = invoke("mail", "preview", "--org", org.credit_code)
+    assert preview.startswith("主题：【乡村振兴供需对接】今日为您推荐")
+    assert "推荐理由：" in preview
+    port = free_port()
+    monkeypatch.setenv("DUIJIE_SMTP_PORT", str(port))
+    get_settings.cache_clear()
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        out = invoke("digest", "send")
+    finally:
+        controller.stop()
+    assert "发送成功" in out
+    assert len(inbox.raw) > 0
+    assert set(inbox.recipients().values()) == {1}
+    assert invoke("digest", "send").strip() == "今天的推荐邮件已经发过，或另一进程正在发送"
+    after = invoke("mail", "preview", "--org", org.credit_code)
+    links = re.compile(r"/demand/\d+/[\w-]+")
+    mailed = set(links.findall(preview))
+    assert len(mailed) == 5
+    # What was mailed is never announced again: the preview now holds only what is still new.
+    assert mailed.isdisjoint(links.findall(after))
+    jobs = invoke("jobs")
+    assert "早间推荐邮件" in jobs
+    assert "完成" in jobs

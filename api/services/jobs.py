@@ -1,0 +1,242 @@
+"""Scheduled jobs: the nightly re-match, the morning digests, incremental matching, outbox retries.
+
+Each run holds a lock in the database (an advisory lock on PostgreSQL, a lease row on SQLite) and
+is recorded per (job, slot), where the slot is the scheduled time it stands for: however many
+scheduler processes fire, a slot runs once; a run that died midway is resumed by the next one,
+and every job body is idempotent.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from api.services import mail
+from api.services.auth import Clock
+from api.services.matching import run_rematch
+from api.settings import Settings
+from matcher import Matcher
+from models import JobLock, JobRun
+from models.base import utcnow
+
+LEASE = timedelta(hours=2)
+HOLDER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+# -- locks -------------------------------------------------------------------------------
+
+@contextmanager
+def job_lock(engine: Engine, name: str, *, clock: Clock = utcnow, holder: str = HOLDER) -> Iterator[bool]:
+    """Yields True if this process holds the job's lock, False if another one does."""
+    if engine.dialect.name == "postgresql":
+        key = zlib.crc32(f"duijie:{name}".encode())
+        with engine.connect() as conn:  # the lock lives as long as this connection
+            got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
+            conn.commit()
+            try:
+                yield got
+            finally:
+                if got:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                    conn.commit()
+        return
+    got = _take_lease(engine, name, clock(), holder)
+    try:
+        yield got
+    finally:
+        if got:
+            with Session(engine) as session:
+                session.execute(delete(JobLock).where(col(JobLock.name) == name, col(JobLock.holder) == holder))
+                session.commit()
+
+
+def _take_lease(engine: Engine, name: str, now: datetime, holder: str) -> bool:
+    with Session(engine) as session:
+        session.add(JobLock(name=name, holder=holder, expires_at=now + LEASE))
+        try:
+            session.commit()
+            return True
+        except IntegrityError:
+            session.rollback()
+        # Taken: steal it only if the lease ran out or its holder (on this host) is gone.
+        lock = session.get(JobLock, name)
+        if lock is None:
+            return _take_lease(engine, name, now, holder)
+        if lock.expires_at > now and _alive(lock.holder):
+            return False
+        result = session.execute(text(
+            "UPDATE job_lock SET holder = :h, expires_at = :e WHERE name = :n AND holder = :old"),
+            {"h": holder, "e": now + LEASE, "n": name, "old": lock.holder})
+        session.commit()
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def _alive(holder: str) -> bool:
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True  # cannot tell: trust the lease
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# -- running a job once per slot ---------------------------------------------------------
+
+def run_job(engine: Engine, job: str, slot: str, body: Callable[[], dict[str, Any]], *,
+            clock: Clock = utcnow) -> JobRun | None:
+    """Run ``body`` for (job, slot) unless that slot is done or another process is on it.
+
+    Returns the finished JobRun, or None when skipped.
+    """
+    with job_lock(engine, job, clock=clock) as held:
+        if not held:
+            return None
+        with Session(engine, expire_on_commit=False) as session:
+            run = session.exec(select(JobRun).where(JobRun.job == job, JobRun.slot == slot)).first()
+            if run is not None and run.status == "done":
+                return None
+            if run is None:
+                run = JobRun(job=job, slot=slot, started_at=clock())
+                session.add(run)
+                try:
+                    session.commit()
+                except IntegrityError:  # the slot was just taken and finished elsewhere
+                    return None
+            run_id = run.id
+        try:
+            counts = body()
+        except Exception as exc:
+            with Session(engine) as session:
+                failed = session.get(JobRun, run_id)
+                assert failed is not None
+                failed.status, failed.error, failed.finished_at = "failed", str(exc)[:1000], clock()
+                session.add(failed)
+                session.commit()
+            raise
+        with Session(engine, expire_on_commit=False) as session:
+            done = session.get(JobRun, run_id)
+            assert done is not None
+            done.status, done.counts, done.finished_at, done.error = "done", counts, clock(), None
+            session.add(done)
+            session.commit()
+            return done
+
+
+def slot_of(now: datetime, hhmm: str, tz: str) -> str:
+    """The daily slot a run at ``now`` stands for, e.g. '2026-11-30T07:30+08:00'."""
+    local = now.astimezone(ZoneInfo(tz))
+    hour, minute = (int(x) for x in hhmm.split(":"))
+    at = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    if local < at:
+        at -= timedelta(days=1)  # a late or manual run still belongs to the last scheduled time
+    return at.isoformat(timespec="minutes")
+
+
+# -- the jobs ----------------------------------------------------------------------------
+
+class Jobs:
+    """The job bodies, bound to one database, settings, matcher and clock."""
+
+    def __init__(self, engine: Engine, settings: Settings, matcher_factory: Callable[[], Matcher], *,
+                 secret: str, clock: Clock = utcnow,
+                 after_send: Callable[[int], None] | None = None) -> None:
+        self.engine, self.settings, self.matcher_factory = engine, settings, matcher_factory
+        self.secret, self.clock, self.after_send = secret, clock, after_send
+
+    def session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    def nightly_rematch(self, slot: str | None = None) -> JobRun | None:
+        slot = slot or slot_of(self.clock(), self.settings.rematch_time, self.settings.timezone)
+
+        def body() -> dict[str, Any]:
+            with self.session() as session:
+                run = run_rematch(session, self.matcher_factory(), today=self.clock().date(),
+                                  keep_runs=self.settings.keep_runs)
+                session.commit()
+                return {"match_run": run.id, "recommendations": run.n_recommendations, "coverage": run.coverage,
+                        "seconds": run.duration_s}
+
+        return run_job(self.engine, "nightly_rematch", slot, body, clock=self.clock)
+
+    def morning_digest(self, slot: str | None = None) -> JobRun | None:
+        slot = slot or slot_of(self.clock(), self.settings.digest_time, self.settings.timezone)
+
+        def body() -> dict[str, Any]:
+            written = mail.enqueue_digests(self.session, settings=self.settings,
+                                           regions=self.matcher_factory().regions, secret=self.secret,
+                                           clock=self.clock)
+            sent = mail.flush_outbox(self.session, settings=self.settings, clock=self.clock,
+                                     after_send=self.after_send)
+            return {**asdict(written), **asdict(sent)}
+
+        return run_job(self.engine, "morning_digest", slot, body, clock=self.clock)
+
+    def outbox_flush(self) -> dict[str, int]:
+        """Retries: pending messages whose backoff has passed (no slot: it may run any time)."""
+        with job_lock(self.engine, "outbox_flush", clock=self.clock) as held:
+            if not held:
+                return {}
+            return asdict(mail.flush_outbox(self.session, settings=self.settings, clock=self.clock,
+                                            after_send=self.after_send))
+
+    def incremental_match(self) -> dict[str, int]:
+        from api.services.incremental import FULL_RUN_THRESHOLD, match_pending, pending_count
+
+        with job_lock(self.engine, "incremental_match", clock=self.clock) as held:
+            if not held:
+                return {}
+            with self.session() as session:
+                if pending_count(session) > FULL_RUN_THRESHOLD:  # e.g. after a bulk upload
+                    run = run_rematch(session, self.matcher_factory(), today=self.clock().date(),
+                                      keep_runs=self.settings.keep_runs)
+                    session.commit()
+                    return {"full_run": run.id or 0}
+                counts = match_pending(session, self.matcher_factory(), today=self.clock().date())
+                session.commit()
+                return counts
+
+
+def build_scheduler(jobs: Jobs, *, blocking: bool = False):  # type: ignore[no-untyped-def]
+    """APScheduler 3.x with defaults that survive downtime: coalesce missed runs into one, one
+    instance at a time, and an hour's grace for a run missed while the process was down."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from apscheduler.schedulers.blocking import BlockingScheduler
+    from apscheduler.triggers.cron import CronTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    settings = jobs.settings
+    defaults = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
+    cls = BlockingScheduler if blocking else BackgroundScheduler
+    scheduler = cls(job_defaults=defaults, timezone=ZoneInfo(settings.timezone))
+    rh, rm = settings.rematch_time.split(":")
+    dh, dm = settings.digest_time.split(":")
+    scheduler.add_job(jobs.nightly_rematch, CronTrigger(hour=int(rh), minute=int(rm), timezone=settings.timezone),
+                      id="nightly_rematch", replace_existing=True)
+    scheduler.add_job(jobs.morning_digest, CronTrigger(hour=int(dh), minute=int(dm), timezone=settings.timezone),
+                      id="morning_digest", replace_existing=True)
+    scheduler.add_job(jobs.incremental_match, IntervalTrigger(seconds=settings.incremental_seconds),
+                      id="incremental_match", replace_existing=True, misfire_grace_time=60)
+    scheduler.add_job(jobs.outbox_flush, IntervalTrigger(minutes=1), id="outbox_flush", replace_existing=True,
+                      misfire_grace_time=60)
+    return scheduler
+
+
+def recent_runs(session: Session, *, limit: int = 30) -> list[JobRun]:
+    return list(session.exec(select(JobRun).order_by(col(JobRun.id).desc()).limit(limit)).all())

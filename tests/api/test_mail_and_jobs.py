@@ -1,0 +1,261 @@
+"""Morning digests through a real SMTP server on loopback, the outbox's exactly-once promise,
+scheduled jobs run once per slot across processes, and incremental matching."""
+
+from __future__ import annotations
+
+import email
+import os
+import re
+import socket
+import subprocess
+import sys
+from collections import Counter
+from datetime import UTC, datetime
+from email import policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlmodel import Session, select
+
+from api.services.jobs import Jobs, build_scheduler, slot_of
+from models import JobRun, MatchRun, OutboxMessage, PendingMatch, Recommendation, User
+from tests.world import World
+
+ROOT = Path(__file__).resolve().parents[2]
+PHONE = re.compile(r"1[3-9]\d{9}|0\d{2,3}-\d{7,8}")
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.raw: list[bytes] = []
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # type: ignore[no-untyped-def]
+        self.raw.append(envelope.original_content or envelope.content)
+        return "250 OK"
+
+    def messages(self) -> list[EmailMessage]:
+        return [email.message_from_bytes(raw, policy=policy.default) for raw in self.raw]  # type: ignore[misc]
+
+    def recipients(self) -> Counter[str]:
+        return Counter(str(m["To"]) for m in self.messages())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def smtp_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def inbox(smtp_port: int):  # type: ignore[no-untyped-def]
+    handler = Inbox()
+    controller = Controller(handler, hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    yield handler
+    controller.stop()
+
+
+def make_jobs(world: World, smtp_port: int, **kw: object) -> Jobs:
+    app = world.app
+    settings = app.state.settings.model_copy(update={"smtp_port": smtp_port, "base_url": "http://testserver",  # type: ignore[attr-defined]
+                                                     "mail_from": "duijie@jl.example"})
+    return Jobs(app.state.engine, settings, app.state.matcher, secret=app.state.secret, clock=world.clock, **kw)  # type: ignore[attr-defined,arg-type]
+
+
+def test_morning_digest_as_received(world: World, inbox: Inbox, smtp_port: int, tmp_path: Path) -> None:
+    run = make_jobs(world, smtp_port).morning_digest()
+    assert run is not None
+    assert run.status == "done"
+    assert set(inbox.recipients()) == {"a@example.org", "b@example.org", "c@example.org", "d@example.org"}
+    assert set(inbox.recipients().values()) == {1}
+    raw = next(r for r in inbox.raw if b"a@example.org" in r)
+    (tmp_path / "digest.eml").write_bytes(raw)
+    msg = email.message_from_bytes(raw, policy=policy.default)
+    assert msg.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
+    assert b"Subject: =?utf-8?" in raw  # RFC 2047: the Chinese subject travels encoded
+    assert re.fullmatch(r"【乡村振兴供需对接】今日为您推荐\d+个村屯需求", str(msg["Subject"]))
+    assert "乡村振兴供需对接平台" in str(msg["From"])
+    text = msg.get_body(("plain",)).get_content()
+    html = msg.get_body(("html",)).get_content()
+    assert "空巢老人义诊" in text
+    assert "空巢老人义诊" in html
+    assert "推荐理由：类别一致：医护康养" in text
+    assert "http://testserver/demand/222424/WQ-1" in html
+    assert not PHONE.search(text)
+    assert not PHONE.search(html)
+    unsubscribe = str(msg["List-Unsubscribe"]).strip().strip("<>")
+    assert unsubscribe.startswith("http://testserver/unsubscribe/")
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    page = world.client().get(unsubscribe.removeprefix("http://testserver"))
+    assert page.status_code == 200
+    assert "汪清县仁爱医院今后不会再收到推荐邮件" in page.text
+    assert world.client().get("/unsubscribe/forged-token").status_code == 404
+
+
+def test_only_new_recommendations_and_nothing_when_nothing_is_new(world: World, inbox: Inbox,
+                                                                  smtp_port: int) -> None:
+    jobs = make_jobs(world, smtp_port)
+    jobs.morning_digest()
+    first = len(inbox.raw)
+    assert first == 4
+    assert jobs.morning_digest() is None  # the same slot never runs twice
+    world.clock.advance(days=1)
+    run = jobs.morning_digest()
+    assert run is not None
+    assert (run.counts["org_mails"], run.counts["nothing_new"]) == (0, 4)
+    assert len(inbox.raw) == first
+
+
+def test_crash_midway_then_restart_sends_exactly_one_mail_each(world: World, inbox: Inbox, smtp_port: int) -> None:
+    def crash_after_two(sent: int) -> None:
+        if sent == 2:
+            raise RuntimeError("进程被杀死（测试注入）")
+
+    with pytest.raises(RuntimeError):
+        make_jobs(world, smtp_port, after_send=crash_after_two).morning_digest()
+    assert len(inbox.raw) == 2
+    with Session(world.engine) as session:
+        statuses = Counter(m.status for m in session.exec(select(OutboxMessage)).all())
+        assert statuses == Counter({"sent": 2, "pending": 2})
+        assert session.exec(select(JobRun)).one().status == "failed"
+    world.clock.advance(minutes=5)
+    run = make_jobs(world, smtp_port).morning_digest()  # the restarted process resumes the slot
+    assert run is not None
+    assert run.status == "done"
+    assert inbox.recipients() == Counter({"a@example.org": 1, "b@example.org": 1, "c@example.org": 1,
+                                          "d@example.org": 1})
+
+
+def test_smtp_down_loses_nothing(world: World, tmp_path: Path) -> None:
+    port = free_port()  # nobody listens here yet
+    jobs = make_jobs(world, port)
+    run = jobs.morning_digest()
+    assert run is not None
+    assert (run.counts["sent"], run.counts["deferred"]) == (0, 4)
+    staff = world.web_login("admin")
+    overview = staff.get("/staff/overview").text
+    assert overview.count("<td>待重试</td>") == 4
+    assert "无法连接邮件服务器" in overview
+    handler = Inbox()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        assert jobs.outbox_flush()["sent"] == 0  # the backoff has not passed yet
+        world.clock.advance(minutes=2)
+        assert jobs.outbox_flush()["sent"] == 4
+        assert jobs.outbox_flush() == {"sent": 0, "deferred": 0, "failed": 0}
+    finally:
+        controller.stop()
+    assert set(handler.recipients().values()) == {1}
+    assert len(handler.raw) == 4
+
+
+def test_two_scheduler_processes_run_each_job_once(world: World, inbox: Inbox, smtp_port: int, db_url: str) -> None:
+    slot = "2026-11-29T07:30+08:00"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = [subprocess.Popen([sys.executable, "-m", "tests.api.scheduler_worker", db_url, str(smtp_port), slot],
+                              cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outputs = []
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        outputs.append(out.strip())
+    assert sorted(outputs) == ["ran", "skipped"]
+    with Session(world.engine) as session:
+        runs = session.exec(select(JobRun).where(JobRun.job == "morning_digest")).all()
+    assert [(r.slot, r.status) for r in runs] == [(slot, "done")]
+    assert set(inbox.recipients().values()) == {1}
+    assert len(inbox.raw) == 4
+
+
+def test_staff_digest_lists_waiting_pairings_oldest_first(world: World, inbox: Inbox, smtp_port: int) -> None:
+    with Session(world.engine) as session:
+        user = session.exec(select(User).where(User.username == "wangqing")).one()
+        user.email = "wq-staff@example.org"
+        session.add(user)
+        session.commit()
+    make_jobs(world, smtp_port).morning_digest()
+    msg = next(m for m in inbox.messages() if str(m["To"]) == "wq-staff@example.org")
+    assert str(msg["Subject"]).startswith("【乡村振兴供需对接】汪清县：")
+    text = msg.get_body(("plain",)).get_content()
+    assert "待审核的对接" in text
+    assert "空巢老人义诊" in text
+    assert "木耳滞销" in text
+    assert not PHONE.search(text)
+
+
+def test_weekly_means_mondays(world: World, inbox: Inbox, smtp_port: int) -> None:
+    client = world.web_login("orga")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/org").text).group(1)  # type: ignore[union-attr]
+    r = client.post("/settings/mail", data={"frequency": "weekly", "csrf_token": csrf})
+    assert "邮件设置已保存：每周一" in r.text
+    jobs = make_jobs(world, smtp_port)
+    jobs.morning_digest()  # 2026-11-29 is a Sunday
+    assert "a@example.org" not in inbox.recipients()
+    world.clock.advance(days=1)
+    jobs.morning_digest()
+    assert inbox.recipients()["a@example.org"] == 1
+
+
+def test_incremental_match_without_a_full_run(world: World, smtp_port: int) -> None:
+    client, h = world.client(), world.token("wangqing")
+    body = {"ref": "WQ-7", "city": "延边州", "county": "汪清县", "title": "老人健康体检",
+            "description": "为空巢老人义诊体检，测血压血糖", "contact_name": "李书记", "contact_phone": "13704339998"}
+    assert client.post("/api/v1/demands", headers=h, json=body).status_code == 201
+    with Session(world.engine) as session:
+        assert [p.kind for p in session.exec(select(PendingMatch)).all()] == ["demand"]
+        runs_before = len(session.exec(select(MatchRun)).all())
+    counts = make_jobs(world, smtp_port).incremental_match()
+    assert counts == {"demands": 1, "organizations": 0}
+    recs = client.get("/api/v1/demands/WQ-7/recommendations", headers=h).json()
+    assert recs["items"][0]["organization"]["credit_code"] == world.codes["A"]
+    a_list = client.get(f"/api/v1/organizations/{world.codes['A']}/recommendations", headers=world.token("orga"))
+    assert "WQ-7" in [item["demand"]["ref"] for item in a_list.json()["items"]]
+    client.post("/api/v1/demands/WQ-7/close", headers=h)
+    make_jobs(world, smtp_port).incremental_match()
+    with Session(world.engine) as session:
+        assert len(session.exec(select(MatchRun)).all()) == runs_before
+        assert session.exec(select(PendingMatch)).all() == []
+        demand_ids = {r.demand_id for r in session.exec(select(Recommendation)).all()}
+    assert recs["items"]
+    assert client.get("/api/v1/demands/WQ-7/recommendations", headers=h).json()["items"] == []
+    assert len(demand_ids) == 4
+
+
+def test_nightly_rematch_job_and_job_history(world: World, smtp_port: int) -> None:
+    jobs = make_jobs(world, smtp_port)
+    run = jobs.nightly_rematch()
+    assert run is not None
+    assert run.counts["recommendations"] > 0
+    assert run.slot == "2026-11-29T02:00+08:00"  # 16:00 Beijing time belongs to that night's slot
+    assert jobs.nightly_rematch() is None
+    html = world.web_login("admin").get("/staff/overview").text
+    assert "夜间全量匹配" in html
+
+
+def test_scheduler_defaults_survive_downtime(world: World, smtp_port: int) -> None:
+    scheduler = build_scheduler(make_jobs(world, smtp_port))
+    jobs = {j.id: j for j in scheduler.get_jobs()}
+    assert set(jobs) == {"nightly_rematch", "morning_digest", "incremental_match", "outbox_flush"}
+    assert str(jobs["nightly_rematch"].trigger) == "cron[hour='2', minute='0']"
+    assert str(jobs["morning_digest"].trigger) == "cron[hour='7', minute='30']"
+    assert str(jobs["morning_digest"].trigger.timezone) == "Asia/Shanghai"
+    defaults = scheduler._job_defaults
+    assert (defaults["coalesce"], defaults["max_instances"], defaults["misfire_grace_time"]) == (True, 1, 3600)
+
+
+@pytest.mark.parametrize(("utc", "expected"), [
+    (datetime(2026, 11, 29, 0, 0, tzinfo=UTC), "2026-11-29T07:30+08:00"),  # 08:00 in Jilin
+    (datetime(2026, 11, 28, 23, 0, tzinfo=UTC), "2026-11-28T07:30+08:00"),  # 07:00: yesterday's slot
+])
+def test_slot_of(utc: datetime, expected: str) -> None:
+    assert slot_of(utc, "07:30", "Asia/Shanghai") == expected
