@@ -88,6 +88,9 @@ class ActionLexicon:
             for word, weight in words.items():
                 vec = self._word_weights.setdefault(word, np.zeros(len(ACTIONS)))
                 vec[ACTION_INDEX[action]] += weight
+        # One pass over the text finds every keyword it contains (jieba may keep a compound whole).
+        multi = sorted((w for w in self._word_weights if len(w) >= 2), key=len, reverse=True)
+        self._finder = re.compile("(?=(" + "|".join(re.escape(w) for w in multi) + "))") if multi else None
 
     @classmethod
     def from_file(cls, path: Path | None = None) -> ActionLexicon:
@@ -100,10 +103,13 @@ class ActionLexicon:
 
     def scores(self, tokens: Iterable[str], text: str = "") -> np.ndarray:
         """Evidence per action from tokens, plus substrings for compound words jieba kept whole."""
+        found = set(tokens)
+        if text and self._finder is not None:
+            found.update(m.group(1) for m in self._finder.finditer(text))
         total = np.zeros(len(ACTIONS))
-        seen = set(tokens)
-        for word, vec in self._word_weights.items():
-            if word in seen or (len(word) >= 2 and word in text):
+        for word in found:
+            vec = self._word_weights.get(word)
+            if vec is not None:
                 total += vec
         return total
 

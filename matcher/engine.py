@@ -17,7 +17,7 @@ from matcher.categories import ACTION_INDEX, ACTIONS, ActionLexicon, Inference
 from matcher.config import MatchConfig
 from matcher.ranking import auto_cap, capped_top_k, top_k
 from matcher.records import DemandRecord, OrganizationRecord, Recommendation
-from matcher.regions import RegionIndex
+from matcher.regions import RegionIndex, haversine_km
 from matcher.scoring import explain, total_score
 from matcher.signals import scale_fit
 from matcher.text import Tokenizer, char_text
@@ -27,6 +27,40 @@ Progress = Callable[[str], None]
 
 def _identity(tokens: list[str]) -> list[str]:
     return tokens
+
+
+def _unique_pairs(d_idx: np.ndarray, o_idx: np.ndarray, linear: np.ndarray,
+                  n_orgs: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    _, first = np.unique(d_idx * n_orgs + o_idx, return_index=True)
+    return d_idx[first], o_idx[first], linear[first]
+
+
+def _contains(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    pos = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
+    return sorted_ids[pos] == ids if len(sorted_ids) else np.zeros(len(ids), dtype=bool)
+
+
+def _uncertain_rows(rows: np.ndarray, linear: np.ndarray, total: np.ndarray, n_rows: int, width: int, k: int,
+                    w_scale: float, factor: float) -> np.ndarray:
+    """Rows whose top k might change if their shortlist were wider.
+
+    Every pair not yet known for a row has a linear score at most the row's width-th best known
+    one (its own shortlist held the width best), so its final score is at most
+    (that + w_scale) x factor; a row is certain once its k-th final score reaches that.
+    """
+    def nth_best(values: np.ndarray, n: int) -> np.ndarray:
+        out = np.full(n_rows, -np.inf)
+        order = np.lexsort((-values, rows))
+        r_sorted, v_sorted = rows[order], values[order]
+        starts = np.r_[0, np.flatnonzero(r_sorted[1:] != r_sorted[:-1]) + 1] if len(rows) else np.zeros(0, int)
+        ends = np.r_[starts[1:], len(rows)]
+        enough = (ends - starts) >= n
+        out[r_sorted[starts[enough]]] = v_sorted[starts[enough] + n - 1]
+        return out
+
+    threshold = nth_best(linear, width)  # -inf where fewer than width pairs: all overlapping pairs known
+    bound = (threshold + w_scale) * factor
+    return np.flatnonzero(np.isfinite(threshold) & (nth_best(total, k) < bound))
 
 
 def _centroid_actions(d_word: sp.csr_matrix, declared: np.ndarray) -> np.ndarray | None:
@@ -99,8 +133,10 @@ class Matcher:
         regions: RegionIndex | None = None,
         tokenizer: Tokenizer | None = None,
         lexicon: ActionLexicon | None = None,
+        processes: int = 2,
     ) -> None:
         self.config = config or MatchConfig()
+        self.processes = processes  # for tokenizing large corpora; results do not depend on it
         self.regions = regions or RegionIndex.default()
         self.lexicon = lexicon or ActionLexicon.from_file()
         self.tokenizer = tokenizer or Tokenizer(extra_words=self.lexicon.words())
@@ -153,8 +189,8 @@ class Matcher:
         # tokenize
         org_texts = [o.text for o in orgs]
         dem_texts = [d.text for d in dems]
-        org_tokens = self.tokenizer.tokens_many(org_texts)
-        dem_tokens = self.tokenizer.tokens_many(dem_texts)
+        all_tokens = self.tokenizer.tokens_many(org_texts + dem_texts, processes=self.processes)
+        org_tokens, dem_tokens = all_tokens[:len(orgs)], all_tokens[len(orgs):]
         lap("tokenize")
 
         # vectorize
@@ -206,6 +242,7 @@ class Matcher:
             (np.ones(len(dems), dtype=np.float32), (np.arange(len(dems)), d_county)),
             shape=(len(dems), n_c),
         )
+        text_w = cfg.w_text_word + cfg.w_text_char
         d_aug = sp.hstack([
             cfg.w_text_word * d_word, cfg.w_text_char * d_char,
             sp.csr_matrix(cfg.w_category * d_cat), cfg.w_reach * d_region,
@@ -219,38 +256,68 @@ class Matcher:
         n_short = max(cfg.shortlist, cfg.top_k)
         dr, oc, lin1 = top_pairs(d_aug, o_aug, n_short)
         orow, dcol, lin2 = top_pairs(o_aug, d_aug, n_short)
-        d_idx = np.concatenate([dr, dcol])
-        o_idx = np.concatenate([oc, orow])
-        linear = np.concatenate([lin1, lin2])
-        pair_id = d_idx * len(orgs) + o_idx
-        _, first = np.unique(pair_id, return_index=True)
-        d_idx, o_idx, linear = d_idx[first], o_idx[first], linear[first]
+        d_idx, o_idx, linear = _unique_pairs(np.concatenate([dr, dcol]), np.concatenate([oc, orow]),
+                                             np.concatenate([lin1, lin2]), len(orgs))
         stats.pairs_considered = len(dems) * len(orgs)
         lap("candidates")
 
         # signals on the shortlist
-        cat = (d_cat[d_idx] * o_cat[o_idx]).sum(axis=1)
-        reach_w = reach.weight[o_idx, d_county[d_idx]]
-        reach_k = reach.kind[o_idx, d_county[d_idx]]
         c_lon, c_lat = self.regions.county_lonlat()
-        from matcher.regions import haversine_km  # local: keeps module import light
-
-        dist = haversine_km(reach.lon[o_idx], reach.lat[o_idx], c_lon[d_county[d_idx]],
-                            c_lat[d_county[d_idx]])
-        text_w = cfg.w_text_word + cfg.w_text_char
-        text = np.clip((linear - cfg.w_category * cat - cfg.w_reach * reach_w) / text_w, 0.0, 1.0)
-        funds = np.array([np.nan if o.funds is None else o.funds for o in orgs])[o_idx]
-        needed = np.array([np.nan if d.funding_needed is None else d.funding_needed
-                           for d in dems])[d_idx]
-        scale = scale_fit(funds, needed)
-        total = total_score(text, cat, reach_w, scale, cfg)
+        org_funds = np.array([np.nan if o.funds is None else o.funds for o in orgs])
+        dem_needed = np.array([np.nan if d.funding_needed is None else d.funding_needed for d in dems])
         feedback = organization_feedback or {}
         org_factor = np.ones(len(orgs), dtype=np.float32)
         for i, o in enumerate(orgs):
             if o.key in feedback:
                 approved, rejected = feedback[o.key]
                 org_factor[i] = 1.0 + cfg.feedback_weight * (approved - rejected) / (approved + rejected + 2)
-        total = total * org_factor[o_idx]
+
+        def pair_signals(di: np.ndarray, oi: np.ndarray, lin: np.ndarray) -> dict[str, np.ndarray]:
+            cat_ = (d_cat[di] * o_cat[oi]).sum(axis=1)
+            reach_w_ = reach.weight[oi, d_county[di]]
+            text_ = np.clip((lin - cfg.w_category * cat_ - cfg.w_reach * reach_w_) / text_w, 0.0, 1.0)
+            scale_ = scale_fit(org_funds[oi], dem_needed[di])
+            return {
+                "cat": cat_, "reach_w": reach_w_, "reach_k": reach.kind[oi, d_county[di]],
+                "dist": haversine_km(reach.lon[oi], reach.lat[oi], c_lon[d_county[di]], c_lat[d_county[di]]),
+                "text": text_, "scale": scale_,
+                "total": total_score(text_, cat_, reach_w_, scale_, cfg) * org_factor[oi],
+            }
+
+        sig = pair_signals(d_idx, o_idx, linear)
+        # The final score re-weighs the linear one (text gate, scale, feedback), so a pair left out
+        # of a row's shortlist may still belong in its top k. It cannot score more than
+        # (the row's width-th shortlisted linear score + w_scale) x the largest feedback factor:
+        # rows whose k-th final score is below that bound get a wider shortlist until none is.
+        bound_factor = float(org_factor.max())
+        for side in ("demand", "organization"):
+            width = n_short
+            rows_total = len(dems) if side == "demand" else len(orgs)
+            others = len(orgs) if side == "demand" else len(dems)
+            while width < others:
+                rows = d_idx if side == "demand" else o_idx
+                uncertain = _uncertain_rows(rows, linear, sig["total"], rows_total, width, cfg.top_k,
+                                            cfg.w_scale, bound_factor)
+                if len(uncertain) == 0:
+                    break
+                width = min(others, width * 4)
+                if side == "demand":
+                    sub_d, sub_o, sub_lin = top_pairs(d_aug[uncertain], o_aug, width)
+                    sub_d = uncertain[sub_d]
+                else:
+                    sub_o, sub_d, sub_lin = top_pairs(o_aug[uncertain], d_aug, width)
+                    sub_o = uncertain[sub_o]
+                known = np.sort(d_idx * len(orgs) + o_idx)
+                fresh = ~_contains(known, sub_d * len(orgs) + sub_o)
+                if not fresh.any():
+                    continue
+                new = pair_signals(sub_d[fresh], sub_o[fresh], sub_lin[fresh])
+                d_idx = np.concatenate([d_idx, sub_d[fresh]])
+                o_idx = np.concatenate([o_idx, sub_o[fresh]])
+                linear = np.concatenate([linear, sub_lin[fresh]])
+                sig = {k: np.concatenate([sig[k], new[k]]) for k in sig}
+        cat, reach_w, reach_k, dist = sig["cat"], sig["reach_w"], sig["reach_k"], sig["dist"]
+        text, scale, total = sig["text"], sig["scale"], sig["total"].astype(np.float32)
         lap("signals")
 
         # ranking
@@ -273,42 +340,53 @@ class Matcher:
         # explanations for the pairs that made a list
         idf = dict(zip(word_vec.get_feature_names_out(), word_vec.idf_, strict=True))
         org_sets = [set(t) for t in org_tokens]
+        dem_by_idf = [sorted(dict.fromkeys(t), key=lambda w: -idf.get(w, 0.0)) for t in dem_tokens]
+        dem_place = [self.regions.place_name(d.city_code, d.county_code) for d in dems]
+        org_place = [self.regions.place_name(o.city_code, o.county_code) for o in orgs]
+        dem_category = [d.category if d.category in ACTION_INDEX else inferred[d.key].action for d in dems]
+        picked = sorted(set(demand_rank) | set(org_rank))
+        sel = np.array(picked, dtype=np.int64)
+        p_d, p_o = d_idx[sel].tolist(), o_idx[sel].tolist()
+        p_text, p_cat, p_reach = np.round(text[sel], 4).tolist(), np.round(cat[sel], 4).tolist(), \
+            np.round(reach_w[sel], 4).tolist()
+        p_dist, p_scale, p_total = np.round(dist[sel], 1).tolist(), np.round(scale[sel], 4).tolist(), \
+            np.round(total[sel], 4).tolist()
+        p_kind, p_factor = reach_k[sel].tolist(), np.round(org_factor[p_o], 4).tolist()
         recs: list[Recommendation] = []
-        for p in sorted(set(demand_rank) | set(org_rank)):
-            di, oi = int(d_idx[p]), int(o_idx[p])
+        for j, p in enumerate(picked):
+            di, oi = p_d[j], p_o[j]
             d, o = dems[di], orgs[oi]
-            common = [t for t in dict.fromkeys(dem_tokens[di]) if t in org_sets[oi]]
-            common.sort(key=lambda t: -idf.get(t, 0.0))
-            keywords = tuple(common[:4])
-            signals = {
-                "text": round(float(text[p]), 4),
-                "category": round(float(cat[p]), 4),
-                "reach": round(float(reach_w[p]), 4),
-                "distance_km": round(float(dist[p]), 1),
-                "scale": round(float(scale[p]), 4),
-            }
+            org_words = org_sets[oi]
+            keywords: list[str] = []
+            for word in dem_by_idf[di]:  # rarest shared words first
+                if word in org_words:
+                    keywords.append(word)
+                    if len(keywords) == 4:
+                        break
+            signals = {"text": p_text[j], "category": p_cat[j], "reach": p_reach[j], "distance_km": p_dist[j],
+                       "scale": p_scale[j]}
             reasons = explain(
-                demand_category=d.category if d.category in ACTION_INDEX else inferred[d.key].action,
+                demand_category=dem_category[di],
                 demand_category_inferred=d.key in inferred,
                 text_action=text_action[di],
                 org_actions=o.actions,
-                reach_kind=int(reach_k[p]),
-                distance_km=float(dist[p]),
-                demand_place=self.regions.place_name(d.city_code, d.county_code),
-                org_place=self.regions.place_name(o.city_code, o.county_code),
+                reach_kind=p_kind[j],
+                distance_km=p_dist[j],
+                demand_place=dem_place[di],
+                org_place=org_place[oi],
                 keywords=keywords,
                 funds=o.funds,
                 needed=d.funding_needed,
-                scale=float(scale[p]),
+                scale=p_scale[j],
             )
             if o.key in feedback:
                 approved, rejected = feedback[o.key]
                 reasons.append(f"过往对接：通过{approved}次，驳回{rejected}次")
-                signals["feedback"] = round(float(org_factor[oi]), 4)
+                signals["feedback"] = p_factor[j]
             recs.append(Recommendation(
-                demand_key=d.key, organization_key=o.key, score=round(float(total[p]), 4),
-                signals=signals, reasons=tuple(reasons), demand_rank=demand_rank.get(p),
-                organization_rank=org_rank.get(p), keywords=keywords,
+                demand_key=d.key, organization_key=o.key, score=p_total[j], signals=signals,
+                reasons=tuple(reasons), demand_rank=demand_rank.get(p), organization_rank=org_rank.get(p),
+                keywords=tuple(keywords),
             ))
         with_candidates = {dems[int(d_idx[p])].key for p in demand_rank}
         stats.demands_with_candidates = len(with_candidates)

@@ -36,7 +36,7 @@ def auto_cap(n_demands: int, n_organizations: int, k: int, factor: float) -> int
 
 def capped_top_k(
     demand: np.ndarray, organization: np.ndarray, scores: np.ndarray, k: int, cap: int,
-    *, max_rounds: int = 50,
+    *, max_rounds: int = 200,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each demand's best ``k`` pairs, no organization in more than ``cap`` lists.
 
@@ -44,25 +44,34 @@ def capped_top_k(
     demands that lose it move on to their next candidate, so popular
     organizations cannot take every top slot and remote villages still get
     candidates. Returns (pair indices, 1-based ranks).
+
+    The pairs are sorted once; each round is linear (ranks from a running count
+    of the pairs still allowed), and only the chosen pairs of over-used
+    organizations are sorted again.
     """
-    alive = np.ones(len(scores), dtype=bool)
-    n_org = int(organization.max()) + 1 if len(organization) else 0
+    n = len(scores)
+    if n == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    order, _rank = rank_within(demand, scores)
+    d_sorted, o_sorted, s_sorted = demand[order], organization[order], scores[order]
+    group_start = np.r_[True, d_sorted[1:] != d_sorted[:-1]]
+    start_index = np.maximum.accumulate(np.where(group_start, np.arange(n), 0))
+    allowed = np.ones(n, dtype=bool)
+    n_org = int(organization.max()) + 1
     for _ in range(max_rounds):
-        idx_alive = np.flatnonzero(alive)
-        chosen_local, ranks = top_k(demand[idx_alive], scores[idx_alive], k)
-        chosen = idx_alive[chosen_local]
-        usage = np.bincount(organization[chosen], minlength=n_org)
-        over = np.flatnonzero(usage > cap)
-        if len(over) == 0:
-            return chosen, ranks
-        mask_over = np.isin(organization[chosen], over)
-        sub = chosen[mask_over]
-        _order, rank_in_org = rank_within(organization[sub], scores[sub])
-        drop = sub[_order[rank_in_org >= cap]]
-        alive[drop] = False
-    # Converged for practical sizes; if not, enforce the cap on the last selection.
-    _order, rank_in_org = rank_within(organization[chosen], scores[chosen])
-    keep = np.sort(_order[rank_in_org < cap])
-    chosen = chosen[keep]
-    order, ranks = rank_within(demand[chosen], scores[chosen])
-    return chosen[order], ranks + 1
+        running = np.cumsum(allowed)
+        before_group = np.where(start_index > 0, running[start_index - 1], 0)
+        rank = running - before_group - 1  # rank among allowed pairs of the same demand
+        chosen = allowed & (rank < k)
+        usage = np.bincount(o_sorted[chosen], minlength=n_org)
+        over = usage > cap
+        if not over.any():
+            break
+        idx = np.flatnonzero(chosen & over[o_sorted])
+        by_org, rank_in_org = rank_within(o_sorted[idx], s_sorted[idx])
+        allowed[idx[by_org[rank_in_org >= cap]]] = False
+    else:  # pragma: no cover - converges long before for real data
+        chosen &= ~over[o_sorted]
+    picked = np.flatnonzero(chosen)
+    return order[picked], rank[picked] + 1

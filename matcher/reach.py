@@ -50,7 +50,14 @@ def build_reach(
             neighbor_cache[code] = regions.neighbors(code, config.neighbor_km)
         return neighbor_cache[code]
 
+    memo: dict[tuple[str, str, str | None, str], int] = {}  # same level, place and area: same row
     for i, org in enumerate(organizations):
+        key = (org.level, org.city_code, org.county_code, org.service_area)
+        if key in memo:
+            j = memo[key]
+            weight[i], kind[i], lon[i], lat[i] = weight[j], kind[j], lon[j], lat[j]
+            continue
+        memo[key] = i
         lon[i], lat[i] = regions.location(org.city_code, org.county_code)
         dist = regions.distances_from(lon[i], lat[i])
         decay = 1.0 - config.distance_decay * np.minimum(dist, config.distance_scale_km) / config.distance_scale_km

@@ -17,7 +17,8 @@ def total_score(text: np.ndarray, category: np.ndarray, reach: np.ndarray, scale
 
     Text fit, plus category and reach scaled by how well the texts fit (up to
     ``text_gate``), plus scale fit; an organization that cannot reach the place
-    keeps only part of it.
+    keeps only part of it. Never above the linear score of the sparse product
+    plus ``w_scale``, which the engine's exact shortlist relies on.
     """
     gate = np.minimum(1.0, text / config.text_gate) if config.text_gate > 0 else 1.0
     text_part = (config.w_text_word + config.w_text_char) * text

@@ -104,6 +104,8 @@ class Tokenizer:
         self.synonyms = (
             synonyms if synonyms is not None else SynonymTable.from_file(base / "synonyms.txt")
         )
+        self.cache_size = 500_000
+        self._cache: dict[str, list[str]] = {}
         jieba.setLogLevel(logging.WARNING)
         self._jieba = jieba.Tokenizer()
         self._jieba.initialize()
@@ -122,10 +124,43 @@ class Tokenizer:
         return [t for t in self.segment(text) if _is_content(t)]
 
     def tokens(self, text: str) -> list[str]:
-        return self.synonyms.expand(self.plain_tokens(text))
+        cached = self._cache.get(text)
+        if cached is None:
+            cached = self.synonyms.expand(self.plain_tokens(text))
+            if len(self._cache) >= self.cache_size:
+                self._cache.clear()  # crude but bounded; a nightly run refills it
+            self._cache[text] = cached
+        return cached
 
-    def tokens_many(self, texts: Iterable[str]) -> list[list[str]]:
+    def tokens_many(self, texts: Iterable[str], *, processes: int = 1) -> list[list[str]]:
+        """Tokens of many texts; unchanged texts come from the cache, the rest optionally in
+        ``processes`` worker processes (jieba is pure Python: one core each)."""
+        texts = list(texts)
+        todo = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if processes > 1 and len(todo) >= PARALLEL_MIN_TEXTS:
+            import multiprocessing as mp
+
+            chunk = -(-len(todo) // processes)
+            parts = [todo[i:i + chunk] for i in range(0, len(todo), chunk)]
+            ctx = mp.get_context("fork")
+            with ctx.Pool(processes, initializer=_worker_init, initargs=(self,)) as pool:
+                for part, result in zip(parts, pool.map(_worker_tokens, parts), strict=True):
+                    self._cache.update(zip(part, result, strict=True))
         return [self.tokens(t) for t in texts]
+
+
+PARALLEL_MIN_TEXTS = 4000  # below this, starting workers costs more than it saves
+_worker_tokenizer: Tokenizer | None = None
+
+
+def _worker_init(tokenizer: Tokenizer) -> None:
+    global _worker_tokenizer
+    _worker_tokenizer = tokenizer
+
+
+def _worker_tokens(texts: list[str]) -> list[list[str]]:
+    assert _worker_tokenizer is not None
+    return [_worker_tokenizer.synonyms.expand(_worker_tokenizer.plain_tokens(t)) for t in texts]
 
 
 def _is_content(token: str) -> bool:

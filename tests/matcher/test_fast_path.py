@@ -1,0 +1,57 @@
+"""The fast path (sparse top-k shortlist, vectorised ranking) changes speed, not results."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from matcher import DemandRecord, MatchConfig, Matcher, OrganizationRecord
+from matcher.categories import ACTIONS
+
+PHRASES = {
+    "创业就业": ["合作社建设冷库", "返乡青年创业指导", "组织外出务工岗位", "木耳种植技术指导", "乡村旅游民宿开发"],
+    "人才培育": ["电工焊工技能培训", "电商运营培训", "农业科普讲座", "高素质农民培育"],
+    "扶弱济困": ["空巢老人探访关爱", "困难学生助学金", "残疾人轮椅适配", "冬季取暖棉衣棉被", "留守儿童课后陪伴"],
+    "医护康养": ["老人义诊体检", "慢病筛查送药", "失能老人上门护理", "康复理疗针灸"],
+    "社会治理": ["邻里纠纷调解", "送戏下乡秧歌", "垃圾清理环境整治", "反诈宣传"],
+    "消费帮扶": ["大米滞销以购代捐", "木耳直播带货", "杂粮产销对接", "年货展销会"],
+}
+
+
+def corpus(regions, n_orgs: int, n_demands: int, seed: int):  # type: ignore[no-untyped-def]
+    rng = random.Random(seed)
+    counties = list(regions.counties.values())
+    orgs, demands = [], []
+    for i in range(n_orgs):
+        action = rng.choice(ACTIONS)
+        county = rng.choice(counties)
+        level = rng.choice(["province", "city", "county", "county"])
+        orgs.append(OrganizationRecord(
+            key=f"o{i}", name=f"协会{i}", level=level, city_code=county.city_code,  # type: ignore[arg-type]
+            county_code=county.code if level == "county" else None, actions=(action,),
+            capability="，".join(rng.sample(PHRASES[action], 2)), funds=rng.choice([None, 1.0, 20.0, 200.0])))
+    for j in range(n_demands):
+        action = rng.choice(ACTIONS)
+        county = rng.choice(counties)
+        demands.append(DemandRecord(
+            key=f"d{j}", city_code=county.city_code, county_code=county.code, title=rng.choice(PHRASES[action]),
+            description=rng.choice(PHRASES[action]) + "，" + rng.choice(PHRASES[rng.choice(ACTIONS)]),
+            category=rng.choice([action, action, None]), funding_needed=rng.choice([None, 2.0, 50.0])))
+    return orgs, demands
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_shortlist_gives_the_same_rankings_as_scoring_every_pair(matcher: Matcher, seed: int) -> None:
+    orgs, demands = corpus(matcher.regions, 300, 400, seed)
+    uncapped = MatchConfig(org_cap=10**9)
+    fast = Matcher(uncapped, regions=matcher.regions, tokenizer=matcher.tokenizer, lexicon=matcher.lexicon)
+    exhaustive = Matcher(uncapped.with_(shortlist=10**6), regions=matcher.regions, tokenizer=matcher.tokenizer,
+                         lexicon=matcher.lexicon)
+    a, b = fast.match(orgs, demands), exhaustive.match(orgs, demands)
+    for d in demands:
+        assert [(r.organization_key, r.score) for r in a.for_demand(d.key)] == \
+            [(r.organization_key, r.score) for r in b.for_demand(d.key)], d.key
+    for o in orgs:
+        assert [(r.demand_key, r.score) for r in a.for_organization(o.key)] == \
+            [(r.demand_key, r.score) for r in b.for_organization(o.key)], o.key
