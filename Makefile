@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-stamp
 
-.PHONY: install run test lint clean
+.PHONY: install run test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ run: install
 test: install
 	$(BIN)/ruff check matcher models api tests data/eval
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The engine at Jilin scale against BM25 and a naive implementation, measured in the same run.
+bench: install
+	$(BIN)/duijie bench --scale quick --scale jilin --out bench-results.md
 
 lint: install
 	$(BIN)/ruff check matcher models api tests

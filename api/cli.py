@@ -364,6 +364,26 @@ def user_list() -> None:
             typer.echo(f"{u.username:<20} {u.role_label:<8} {u.region_name or u.credit_code or ''} {status}")
 
 
+@app.command()
+def bench(
+    scale: Annotated[list[str] | None, typer.Option(help="quick | demo | jilin（可多次指定）")] = None,
+    out: Annotated[Path | None, typer.Option(help="结果写入的文件")] = Path("bench-results.md"),
+) -> None:
+    """性能基准：各规模的分阶段用时、内存峰值，与 BM25 和朴素实现同场对比。"""
+    from api.bench.engine import SCALES, run, table
+
+    scales = scale or ["quick"]
+    unknown = [s for s in scales if s not in SCALES]
+    if unknown:
+        typer.echo(f"未知规模：{'、'.join(unknown)}（可选：{'、'.join(SCALES)}；"
+                   "全国规模尚未实现分块流式匹配）", err=True)
+        raise typer.Exit(code=2)
+    rows = run(scales, out)
+    typer.echo(table(rows))
+    if out:
+        typer.echo(f"已写入 {out}")
+
+
 @app.command("dump-config")
 def dump_config() -> None:
     """打印匹配引擎当前配置及其哈希。"""

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 
+from api.db import session_scope
 from api.errors import Unauthorized
 from api.services.auth import Scope, user_from_token
 from matcher import Matcher
@@ -19,13 +20,8 @@ oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 def get_session(request: Request) -> Iterator[Session]:
     """Commit when the request succeeds, roll back otherwise: transactions at the boundary."""
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    with session_scope(request.app.state.engine) as session:
+        yield session
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

@@ -17,6 +17,7 @@ from api.services.auth import Scope
 from api.services.contract import DEMAND_FORM, ORG_FORM, FormSpec
 from api.services.importer import ImportRejected, Table, validate_table
 from api.services.incremental import enqueue
+from api.services.matching import find_demand
 from matcher import Matcher
 from matcher.regions import RegionIndex
 from models import Demand, Organization
@@ -189,15 +190,8 @@ def list_demands(session: Session, scope: Scope, *, city_code: str | None = None
 
 
 def get_demand(session: Session, ref: str, county_code: str | None = None) -> Demand:
-    query = select(Demand).where(Demand.ref == ref)
-    if county_code:
-        query = query.where(Demand.county_code == county_code)
-    found = session.exec(query).all()
-    if not found:
-        raise NotFound(f"未找到需求编号为{ref}的需求")
-    if len(found) > 1:
-        raise Conflict(f"需求编号{ref}在{len(found)}个县（市、区）中都有，请用 county 参数指定")
-    return found[0]
+    """A demand by its ref (and county, where a ref repeats across counties): anyone may look one up."""
+    return find_demand(session, ref, county_code)
 
 
 def create_demand(session: Session, scope: Scope, data: dict[str, Any], matcher: Matcher) -> Demand:
