@@ -12,7 +12,7 @@ from datetime import date
 from sqlalchemy import and_, delete, func, insert
 from sqlmodel import Session, col, select
 
-from api.services.matching import demand_record, latest_run, org_record
+from api.services.matching import demand_record, insert_recommendations, latest_run, org_record
 from api.services.pairings import learning_inputs
 from matcher import Matcher
 from models import Demand, Organization, PendingMatch, Recommendation
@@ -92,8 +92,7 @@ def _insert(session: Session, run_id: int, recs: list) -> set[int]:  # type: ign
     rows = [{"run_id": run_id, "demand_id": int(r.demand_key), "organization_id": int(r.organization_key),
              "demand_rank": None, "organization_rank": None, "score": r.score,
              "signals": {**r.signals, "keywords": list(r.keywords)}, "reasons": list(r.reasons)} for r in recs]
-    if rows:
-        session.execute(insert(Recommendation), rows)
+    insert_recommendations(session, rows)
     return {row["organization_id"] for row in rows}
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import delete, func, insert
 from sqlmodel import Session, col, select
@@ -88,8 +89,7 @@ def run_rematch(
          "signals": {**r.signals, "keywords": list(r.keywords)}, "reasons": list(r.reasons)}
         for r in result.recommendations
     ]
-    for start in range(0, len(rows), 5000):
-        session.execute(insert(Recommendation), rows[start:start + 5000])
+    insert_recommendations(session, rows)
     stats = result.stats
     timings = dict(stats.timings)
     timings["db_write"] = time.perf_counter() - write_start
@@ -109,6 +109,35 @@ def run_rematch(
     session.execute(delete(PendingMatch).where(col(PendingMatch.queued_at) <= run.started_at))
     session.flush()
     return run
+
+
+_REC_COLUMNS = ("run_id", "demand_id", "organization_id", "demand_rank", "organization_rank", "score",
+                "signals", "reasons")
+
+
+def insert_recommendations(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Many recommendation rows at once, in the session's transaction.
+
+    Through the driver: COPY on PostgreSQL, executemany on SQLite; about 3.5 times faster than
+    SQLAlchemy's per-row type processing at Jilin scale (BENCHMARKS.md).
+    """
+    if not rows:
+        return
+    tuples = [(r["run_id"], r["demand_id"], r["organization_id"], r["demand_rank"], r["organization_rank"],
+               r["score"], json.dumps(r["signals"], ensure_ascii=False), json.dumps(r["reasons"], ensure_ascii=False))
+              for r in rows]
+    conn = session.connection()
+    columns = ", ".join(_REC_COLUMNS)
+    if conn.dialect.name == "postgresql":
+        driver = conn.connection.driver_connection
+        with driver.cursor() as cur, cur.copy(f"COPY recommendation ({columns}) FROM STDIN") as copy:  # type: ignore[union-attr]
+            for row in tuples:
+                copy.write_row(row)
+    elif conn.dialect.name == "sqlite":
+        marks = ", ".join("?" * len(_REC_COLUMNS))
+        conn.exec_driver_sql(f"INSERT INTO recommendation ({columns}) VALUES ({marks})", tuples)
+    else:  # any other database: the portable path
+        session.execute(insert(Recommendation), rows)
 
 
 def _prune_runs(session: Session, keep: int) -> None:
