@@ -294,10 +294,14 @@ class Matcher:
             width = n_short
             rows_total = len(dems) if side == "demand" else len(orgs)
             others = len(orgs) if side == "demand" else len(dems)
+            still_open: np.ndarray | None = None  # a certain row stays certain: look only at the others
             while width < others:
                 rows = d_idx if side == "demand" else o_idx
-                uncertain = _uncertain_rows(rows, linear, sig["total"], rows_total, width, cfg.top_k,
-                                            cfg.w_scale, bound_factor)
+                mask = np.ones(len(rows), dtype=bool) if still_open is None else still_open[rows]
+                uncertain = _uncertain_rows(rows[mask], linear[mask], sig["total"][mask], rows_total, width,
+                                            cfg.top_k, cfg.w_scale, bound_factor)
+                still_open = np.zeros(rows_total, dtype=bool)
+                still_open[uncertain] = True
                 if len(uncertain) == 0:
                     break
                 width = min(others, width * 4)
