@@ -112,7 +112,9 @@ def read_table(path: Path, form: FormSpec) -> Table:
 
 def _read_xlsx(path: Path) -> list[list[Any]]:
     try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        # data_only=False: a formula comes in as its text ("=..."), never as a value computed
+        # somewhere else (or as nothing, in a file no spreadsheet program has saved).
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=False)
     except (zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
         raise ImportRejected([RowError(0, "", path.name, "无法读取该Excel文件，请确认是.xlsx格式")]) from exc
     try:
@@ -423,18 +425,35 @@ def write_error_file(path: Path, table: Table, errors: list[RowError]) -> None:
     rows = [[*(v.cell_text(c) for c in cells), "；".join(reasons[n])]
             for n, cells in table.rows if n in reasons]
     if path.suffix.lower() == ".xlsx":
-        wb = openpyxl.Workbook()
-        ws = wb.active
-        ws.title = "错误行"
-        ws.append(headers)
-        for r in rows:
-            ws.append(r)
-        wb.save(path)
+        write_safe_xlsx(path, "错误行", [headers, *rows])
     else:
-        with path.open("w", encoding="utf-8-sig", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(headers)
-            writer.writerows(rows)
+        write_safe_csv(path, [headers, *rows])
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def write_safe_xlsx(path: Path, title: str, rows: list[list[Any]]) -> None:
+    """An .xlsx whose text cells are stored as text: one starting like a formula stays inert,
+    since texts written by outsiders (organizations, villages) end up in staff's spreadsheets."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = title
+    for r, row in enumerate(rows, start=1):
+        for c, value in enumerate(row, start=1):
+            cell = ws.cell(row=r, column=c, value=value)
+            if isinstance(value, str) and value.startswith(FORMULA_START):
+                cell.data_type = "s"  # a string cell, never a formula
+    wb.save(path)
+
+
+def write_safe_csv(path: Path, rows: list[list[Any]]) -> None:
+    """A CSV for Excel (UTF-8 with BOM) where a cell starting like a formula gets a leading
+    apostrophe, the usual guard against formula injection in CSV."""
+    with path.open("w", encoding="utf-8-sig", newline="") as f:
+        writer = csv.writer(f)
+        for row in rows:
+            writer.writerow(["'" + x if isinstance(x, str) and x.startswith(FORMULA_START) else x for x in row])
 
 
 __all__ = ["DEMAND_FORM", "ORG_FORM", "ImportRejected", "ImportReport", "RowError", "import_file"]

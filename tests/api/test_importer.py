@@ -266,3 +266,20 @@ def test_overlong_cells_and_huge_numbers_are_refused(engine: Engine, tmp_path: P
     err = rejected(engine, path, "demands")
     assert [(e.column, e.reason) for e in err.errors] == [
         ("需求名称", "过长：最多200个字符，实际201个"), ("受益人数", "数值过大")]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_error_files_keep_formula_like_text_inert(engine: Engine, tmp_path: Path, suffix: str) -> None:
+    rows = [org_row(1), org_row(2, 组织名称='=HYPERLINK("http://evil.example","点我")', 帮扶能力="+1+1", 联系电话="abc")]
+    path = (write_csv if suffix == ".csv" else write_xlsx)(tmp_path / f"o{suffix}", rows)
+    report = run_import(engine, path, "orgs", skip_invalid=True)
+    assert report.error_file is not None
+    if suffix == ".xlsx":
+        ws = openpyxl.load_workbook(report.error_file).active
+        name, capability = ws.cell(row=2, column=1), ws.cell(row=2, column=9)
+        assert (name.data_type, name.value) == ("s", '=HYPERLINK("http://evil.example","点我")')
+        assert (capability.data_type, capability.value) == ("s", "+1+1")
+    else:
+        with report.error_file.open(encoding="utf-8-sig") as f:
+            table = list(csv.reader(f))
+        assert (table[1][0], table[1][8]) == ('\'=HYPERLINK("http://evil.example","点我")', "'+1+1")
