@@ -339,6 +339,10 @@ def user_add(
             user = auth.create_user(session, username=username, password=password, role=role,
                                     region_code=auth.resolve_region(regions, role, region), organization=organization,
                                     regions=regions)
+            from api.services import audit
+
+            audit.record(session, "account_create", username="命令行", ip="cli", target=username,
+                         detail={"role": role, "region": region, "org": org})
             label = auth.user_public(user, session, regions)
     except AppError as err:
         _fail(err)

@@ -4,6 +4,7 @@ Imports nothing of ours: the engine (``matcher``) and the application (``api``)
 depend on these, never the other way.
 """
 
+from models.audit import AuditEvent
 from models.demand import Demand
 from models.job import JobLock, JobRun, PendingMatch
 from models.mail import MailedRecommendation, MailPreference, OutboxMessage
@@ -14,6 +15,6 @@ from models.recommendation import Recommendation
 from models.user import User
 
 __all__ = [
-    "Demand", "JobLock", "JobRun", "MailPreference", "MailedRecommendation", "MatchRun", "Organization",
+    "AuditEvent", "Demand", "JobLock", "JobRun", "MailPreference", "MailedRecommendation", "MatchRun", "Organization",
     "OutboxMessage", "Pairing", "PairingDecision", "PendingMatch", "Recommendation", "User",
 ]

@@ -34,8 +34,8 @@ from api.schemas import (
     RunOut,
     TokenOut,
 )
-from api.services import auth, catalog, pairings
-from api.services.importer import ImportReport
+from api.services import audit, auth, catalog, pairings
+from api.services.importer import ImportRejected, ImportReport
 from api.services.matching import (
     latest_run,
     recommendations_for_demand,
@@ -51,6 +51,10 @@ router = APIRouter(prefix="/api/v1", responses=ERRORS)  # type: ignore[arg-type]
 Paging = Annotated[int, Query(ge=1, le=10_000)]
 RunId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]  # inside every database's INTEGER
 Size = Annotated[int, Query(ge=1, le=200)]
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else ""
 
 
 def _region_codes(request: Request, city: str | None, county: str | None) -> tuple[str | None, str | None]:
@@ -76,9 +80,13 @@ def login_for_token(request: Request, session: SessionDep,
                     form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> TokenOut:
     try:
         user = auth.authenticate(session, form.username, form.password, clock=request.app.state.clock)
-    except auth.LoginFailed:
-        session.commit()  # the failure count must survive the error response
+    except auth.LoginFailed as err:
+        audit.record(session, "login_failure", username=form.username, ip=client_ip(request), target="api",
+                     detail={"reason": err.message}, clock=request.app.state.clock)
+        session.commit()  # the failure count and the audit record must survive the error response
         raise
+    audit.record(session, "login_success", actor=user, ip=client_ip(request), target="api",
+                 clock=request.app.state.clock)
     return TokenOut(access_token=auth.issue_token(user, request.app.state.secret))
 
 
@@ -108,6 +116,8 @@ def list_organizations(request: Request, session: SessionDep, scope: ScopeDep, u
 def create_organization(request: Request, session: SessionDep, scope: ScopeDep, user: CurrentUser,
                         body: OrganizationIn, matcher: MatcherDep) -> OrganizationOut:
     org = catalog.create_organization(session, scope, body.model_dump(exclude_none=True), matcher)
+    audit.record(session, "org_create", actor=user, ip=client_ip(request), target=org.credit_code,
+                 clock=request.app.state.clock)
     return OrganizationOut.of(org, scope, request.app.state.regions)
 
 
@@ -121,7 +131,10 @@ def get_organization(request: Request, session: SessionDep, scope: ScopeDep, use
 def update_organization(request: Request, session: SessionDep, scope: ScopeDep, user: CurrentUser,
                         credit_code: str, body: OrganizationIn, matcher: MatcherDep) -> OrganizationOut:
     org = catalog.get_organization(session, scope, credit_code)
-    org = catalog.update_organization(session, scope, org, body.model_dump(exclude_unset=True), matcher)
+    changes = body.model_dump(exclude_unset=True)
+    org = catalog.update_organization(session, scope, org, changes, matcher)
+    audit.record(session, "org_update", actor=user, ip=client_ip(request), target=org.credit_code,
+                 detail={"fields": sorted(changes)}, clock=request.app.state.clock)
     return OrganizationOut.of(org, scope, request.app.state.regions)
 
 
@@ -130,6 +143,8 @@ def update_organization(request: Request, session: SessionDep, scope: ScopeDep, 
 def withdraw_organization(request: Request, session: SessionDep, scope: ScopeDep, user: CurrentUser,
                           credit_code: str) -> OrganizationOut:
     org = catalog.get_organization(session, scope, credit_code)
+    audit.record(session, "org_withdraw", actor=user, ip=client_ip(request), target=org.credit_code,
+                 clock=request.app.state.clock)
     return OrganizationOut.of(catalog.set_organization_status(session, scope, org, "withdrawn"), scope,
                               request.app.state.regions)
 
@@ -172,6 +187,8 @@ def express_interest(request: Request, session: SessionDep, scope: ScopeDep, use
     demand = catalog.get_demand(session, body.demand_ref, body.county_code)
     pairing = pairings.express_interest(session, scope=scope, user=user, org=org, demand=demand, note=body.note,
                                         clock=request.app.state.clock)
+    audit.record(session, "interest", actor=user, ip=client_ip(request), target=f"{demand.ref} ← {org.credit_code}",
+                 clock=request.app.state.clock)
     return _pairing_out(session, pairing)
 
 
@@ -182,6 +199,8 @@ def dismiss(request: Request, session: SessionDep, scope: ScopeDep, user: Curren
     org = catalog.get_organization(session, scope, credit_code)
     demand = catalog.get_demand(session, body.demand_ref, body.county_code)
     pairing = pairings.dismiss(session, scope=scope, user=user, org=org, demand=demand, clock=request.app.state.clock)
+    audit.record(session, "dismiss", actor=user, ip=client_ip(request), target=f"{demand.ref} ← {org.credit_code}",
+                 clock=request.app.state.clock)
     return _pairing_out(session, pairing)
 
 
@@ -204,6 +223,8 @@ def list_demands(request: Request, session: SessionDep, scope: ScopeDep, city: s
 def create_demand(request: Request, session: SessionDep, scope: ScopeDep, user: CurrentUser, body: DemandIn,
                   matcher: MatcherDep) -> DemandOut:
     demand = catalog.create_demand(session, scope, body.model_dump(exclude_none=True), matcher)
+    audit.record(session, "demand_create", actor=user, ip=client_ip(request), target=demand.ref,
+                 clock=request.app.state.clock)
     return DemandOut.of(demand, scope, request.app.state.regions)
 
 
@@ -220,7 +241,10 @@ def get_demand(request: Request, session: SessionDep, scope: ScopeDep, ref: str,
 def update_demand(request: Request, session: SessionDep, scope: ScopeDep, user: CurrentUser, ref: str,
                   body: DemandIn, matcher: MatcherDep, county: str | None = None) -> DemandOut:
     demand = catalog.get_demand(session, ref, _region_codes(request, None, county)[1])
-    demand = catalog.update_demand(session, scope, demand, body.model_dump(exclude_unset=True), matcher)
+    changes = body.model_dump(exclude_unset=True)
+    demand = catalog.update_demand(session, scope, demand, changes, matcher)
+    audit.record(session, "demand_update", actor=user, ip=client_ip(request), target=demand.ref,
+                 detail={"fields": sorted(changes)}, clock=request.app.state.clock)
     return DemandOut.of(demand, scope, request.app.state.regions)
 
 
@@ -228,7 +252,10 @@ def update_demand(request: Request, session: SessionDep, scope: ScopeDep, user: 
 def close_demand(request: Request, session: SessionDep, scope: ScopeDep, user: CurrentUser, ref: str,
                  county: str | None = None) -> DemandOut:
     demand = catalog.get_demand(session, ref, _region_codes(request, None, county)[1])
-    return DemandOut.of(catalog.set_demand_status(session, scope, demand, "closed"), scope, request.app.state.regions)
+    closed = catalog.set_demand_status(session, scope, demand, "closed")
+    audit.record(session, "demand_close", actor=user, ip=client_ip(request), target=demand.ref,
+                 clock=request.app.state.clock)
+    return DemandOut.of(closed, scope, request.app.state.regions)
 
 
 @router.get("/demands/{ref}/recommendations", response_model=RecommendationList, tags=["recommendations"],
@@ -291,8 +318,12 @@ def _decide(request: Request, session: Session, scope: ScopeDep, user: User, bod
     org = session.exec(select(Organization).where(Organization.credit_code == body.credit_code.upper())).first()
     if org is None:
         raise NotFound(f"未找到统一社会信用代码为{body.credit_code}的社会组织")
-    return pairings.decide(session, scope=scope, user=user, demand=demand, org=org, decision=body.decision,
-                           reason_code=body.reason_code, note=body.note, clock=request.app.state.clock)
+    pairing = pairings.decide(session, scope=scope, user=user, demand=demand, org=org, decision=body.decision,
+                              reason_code=body.reason_code, note=body.note, clock=request.app.state.clock)
+    audit.record(session, "pairing_decision", actor=user, ip=client_ip(request),
+                 target=f"{demand.ref} ← {org.credit_code}",
+                 detail={"decision": pairing.status, "reason_code": body.reason_code}, clock=request.app.state.clock)
+    return pairing
 
 
 @router.post("/pairings/decisions", response_model=PairingOut, tags=["pairings"], summary="审核：通过或驳回")
@@ -344,11 +375,11 @@ async def upload(request: Request, kind: Literal["organizations", "demands"], us
     app = request.app
     return await anyio.to_thread.run_sync(
         lambda: _import_upload(app, "orgs" if kind == "organizations" else "demands", data, suffix, scope,
-                               skip_invalid, create_accounts))
+                               skip_invalid, create_accounts, user, client_ip(request), file.filename or ""))
 
 
 def _import_upload(app, kind: str, data: bytes, suffix: str, scope: auth.Scope, skip_invalid: bool,  # type: ignore[no-untyped-def]
-                   create_accounts: bool) -> ImportReportOut:
+                   create_accounts: bool, user: User, ip: str, filename: str) -> ImportReportOut:
     from api.services.uploads import import_for_scope
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -358,7 +389,16 @@ def _import_upload(app, kind: str, data: bytes, suffix: str, scope: auth.Scope, 
             try:
                 report, accounts = import_for_scope(session, path, kind, scope=scope, matcher=app.state.matcher(),
                                                     skip_invalid=skip_invalid, create_accounts=create_accounts)
+                audit.record(session, "upload", actor=user, ip=ip, target=filename, clock=app.state.clock,
+                             detail={"kind": kind, "created": report.created, "updated": report.updated,
+                                     "rejected_rows": report.rejected, "accounts": len(accounts)})
                 session.commit()
+            except ImportRejected as err:
+                session.rollback()
+                audit.record(session, "upload", actor=user, ip=ip, target=filename, clock=app.state.clock,
+                             detail={"kind": kind, "refused": True, "bad_rows": len({e.row for e in err.errors})})
+                session.commit()
+                raise
             except BaseException:
                 session.rollback()
                 raise
@@ -425,3 +465,13 @@ def get_match_run(session: SessionDep, scope: ScopeDep, user: CurrentUser, run_i
     return _run_out(run)
 
 
+
+
+# -- audit trail (read only: no route changes or deletes an event) -------------------------
+
+@router.get("/audit", tags=["audit"], summary="审计记录（仅省级管理员）")
+def audit_events(session: SessionDep, scope: ScopeDep, user: CurrentUser, action: str | None = None,
+                 username: str | None = None,
+                 limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[dict[str, object]]:
+    return [e.model_dump(mode="json") for e in audit.events(session, scope, action=action, username=username,
+                                                             limit=limit)]

@@ -15,12 +15,13 @@ from sqlmodel import Session, col, select
 
 from api.deps import OptionalUser, SessionDep
 from api.errors import AppError, Forbidden, InvalidInput
-from api.services import auth, catalog, pairings
+from api.services import audit, auth, catalog, pairings
 from api.services.importer import ImportRejected
 from api.services.matching import latest_run, recommendations_for_organization
 from api.services.uploads import import_for_scope
 from matcher.categories import ACTIONS
 from models import Demand, Organization, Pairing, User
+from models.audit import ACTION_LABELS
 from models.job import JOB_LABELS
 from models.mail import FREQUENCY_LABELS
 from models.pairing import REJECT_REASONS, STATUS_LABELS
@@ -75,6 +76,10 @@ def _staff(user: User | None) -> User:
     return user
 
 
+def _ip(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
 def _login_redirect(request: Request) -> RedirectResponse:
     return RedirectResponse(request.url_for("login_page").include_query_params(next=request.url.path), 303)
 
@@ -109,9 +114,12 @@ def login(request: Request, session: SessionDep, username: Annotated[str, Form()
     try:
         user = auth.authenticate(session, username.strip(), password, clock=request.app.state.clock)
     except AppError as err:
-        session.commit()  # the failure count must survive the error response
+        audit.record(session, "login_failure", username=username.strip(), ip=_ip(request), target="web",
+                     detail={"reason": err.message}, clock=request.app.state.clock)
+        session.commit()  # the failure count and the audit record must survive the error response
         return render(request, "login.html", None, status_code=err.status_code, next=next, error=err.message,
                       username=username)
+    audit.record(session, "login_success", actor=user, ip=_ip(request), target="web", clock=request.app.state.clock)
     request.session.clear()
     request.session["uid"] = user.id
     request.session["csrf"] = secrets.token_urlsafe(24)
@@ -178,6 +186,8 @@ def mail_settings(request: Request, session: SessionDep, user: OptionalUser,
     else:
         set_frequency(session, frequency, user_id=user.id)
         target = "staff_overview"
+    audit.record(session, "mail_setting", actor=user, ip=_ip(request), detail={"frequency": frequency},
+                 clock=request.app.state.clock)
     request.session["flash"] = f"邮件设置已保存：{FREQUENCY_LABELS[frequency]}"
     return RedirectResponse(request.url_for(target), 303)
 
@@ -200,6 +210,7 @@ def org_action(request: Request, session: SessionDep, user: OptionalUser, action
         pairing = pairings.dismiss(session, scope=scope, user=user, org=org, demand=demand, clock=clock)
     else:
         raise InvalidInput("未知操作")
+    audit.record(session, action, actor=user, ip=_ip(request), target=f"{demand.ref} ← {org.credit_code}", clock=clock)
     return render(request, "_org_card_done.html", user, demand=demand, pairing=pairing)
 
 
@@ -248,6 +259,8 @@ def staff_decide(request: Request, session: SessionDep, user: OptionalUser, dema
     pairing = pairings.decide(session, scope=auth.Scope.of(staff), user=staff, demand=demand, org=org,
                               decision=decision, reason_code=reason_code or None, note=note,
                               clock=request.app.state.clock)
+    audit.record(session, "pairing_decision", actor=staff, ip=_ip(request), target=f"{demand.ref} ← {org.credit_code}",
+                 detail={"decision": pairing.status, "reason_code": reason_code or None}, clock=request.app.state.clock)
     return render(request, "_queue_done.html", staff, demand=demand, org=org, pairing=pairing)
 
 
@@ -265,6 +278,9 @@ async def staff_bulk_approve(request: Request, session: SessionDep, user: Option
         if demand is not None and org is not None:
             pairings.decide(session, scope=scope, user=staff, demand=demand, org=org, decision="approve",
                             reason_code="fit", clock=request.app.state.clock)
+            audit.record(session, "pairing_decision", actor=staff, ip=_ip(request),
+                         target=f"{demand.ref} ← {org.credit_code}", detail={"decision": "approved", "bulk": True},
+                         clock=request.app.state.clock)
             n += 1
     request.session["flash"] = f"已批量通过{n}条对接"
     return RedirectResponse(request.url_for("staff_queue"), 303)
@@ -289,6 +305,7 @@ async def staff_upload(request: Request, user: OptionalUser, kind: Annotated[str
         raise InvalidInput(f"文件过大：不能超过{request.app.state.settings.max_upload_mb} MB")
     app = request.app
     suffix = Path(file.filename or "").suffix.lower()
+    ip = _ip(request)
 
     def work() -> tuple[Any, Any, Any]:
         with tempfile.TemporaryDirectory() as tmp:
@@ -299,10 +316,18 @@ async def staff_upload(request: Request, user: OptionalUser, kind: Annotated[str
                     report, accounts = import_for_scope(
                         session, path, "orgs" if kind == "orgs" else "demands", scope=auth.Scope.of(staff),
                         matcher=app.state.matcher(), skip_invalid=skip_invalid, create_accounts=create_accounts)
+                    audit.record(session, "upload", actor=staff, ip=ip, target=file.filename or "",
+                                 clock=app.state.clock,
+                                 detail={"kind": kind, "created": report.created, "updated": report.updated,
+                                         "rejected_rows": report.rejected, "accounts": len(accounts)})
                     session.commit()
                     return report, accounts, None
                 except ImportRejected as err:
                     session.rollback()
+                    audit.record(session, "upload", actor=staff, ip=ip, target=file.filename or "",
+                                 clock=app.state.clock,
+                                 detail={"kind": kind, "refused": True, "bad_rows": len({e.row for e in err.errors})})
+                    session.commit()
                     return None, [], err
 
     import anyio
@@ -340,3 +365,20 @@ def staff_overview(request: Request, session: SessionDep, user: OptionalUser) ->
                   job_runs=recent_runs(session, limit=10), job_labels=JOB_LABELS,
                   mail_problems=outbox_problems(session), mail_frequency=frequency(session, user_id=staff.id),
                   frequency_labels=FREQUENCY_LABELS)
+
+
+@router.get("/staff/audit", name="staff_audit")
+def staff_audit(request: Request, session: SessionDep, user: OptionalUser, action: str = "", username: str = "",
+                format: str = "") -> Response:
+    """The audit trail for 省级管理员: filter by action and account, or download it as CSV."""
+    if user is None:
+        return _login_redirect(request)
+    rows = audit.events(session, auth.Scope.of(user), action=action or None, username=username or None,
+                        limit=5000 if format == "csv" else 200)
+    if format == "csv":
+        audit.record(session, "export", actor=user, ip=_ip(request), target="审计记录", detail={"rows": len(rows)},
+                     clock=request.app.state.clock)
+        return Response(audit.as_csv(rows), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": "attachment; filename=audit.csv"})
+    return render(request, "audit.html", user, events=rows, labels=ACTION_LABELS,
+                  filters={"action": action, "username": username})
