@@ -24,6 +24,10 @@ from models import Demand, Organization
 from models.base import utcnow
 
 ENCODINGS = ("utf-8-sig", "gb18030")
+MAX_ROWS = 50_000  # far above a province's forms; a larger file is refused, not half-read
+MAX_COLUMNS = 100
+MAX_UNZIPPED_BYTES = 200 * 2**20  # an .xlsx inflating beyond this is refused before it is read
+MAX_ZIP_RATIO = 200  # real workbooks compress about 5-20 times; zip bombs by thousands
 
 
 @dataclass(frozen=True)
@@ -110,27 +114,72 @@ def read_table(path: Path, form: FormSpec) -> Table:
                                    "（前10行中没有找到规定的列名）")])
 
 
+def _refuse(reason: str, value: str = "") -> ImportRejected:
+    return ImportRejected([RowError(0, "", value, reason)])
+
+
+def _check_xlsx_container(path: Path) -> None:
+    """A real .xlsx is a zip: check that, and what it would inflate to, before openpyxl reads it."""
+    with path.open("rb") as f:
+        magic = f.read(4)
+    if magic != b"PK\x03\x04":
+        raise _refuse("文件内容不是Excel（.xlsx）格式：请在Excel或WPS中另存为.xlsx后再上传", path.name)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+    except zipfile.BadZipFile as exc:
+        raise _refuse("Excel文件已损坏，无法读取", path.name) from exc
+    unzipped = sum(i.file_size for i in infos)
+    packed = max(1, sum(i.compress_size for i in infos))
+    if unzipped > MAX_UNZIPPED_BYTES or unzipped / packed > MAX_ZIP_RATIO:
+        raise _refuse("文件异常：解压后体积过大，已拒绝（可能是恶意构造的文件）", path.name)
+
+
 def _read_xlsx(path: Path) -> list[list[Any]]:
+    _check_xlsx_container(path)
     try:
         # data_only=False: a formula comes in as its text ("=..."), never as a value computed
         # somewhere else (or as nothing, in a file no spreadsheet program has saved).
         wb = openpyxl.load_workbook(path, read_only=True, data_only=False)
-    except (zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError, TypeError) as exc:
         raise ImportRejected([RowError(0, "", path.name, "无法读取该Excel文件，请确认是.xlsx格式")]) from exc
     try:
         ws = wb.worksheets[0]
-        return [list(r) for r in ws.iter_rows(values_only=True)]
+        rows: list[list[Any]] = []
+        for row in ws.iter_rows(values_only=True):  # streamed: stop at the limit, never load it all
+            rows.append(_within_limits(list(row), len(rows)))
+        return rows
     finally:
         wb.close()
 
 
+def _within_limits(row: list[Any], seen: int) -> list[Any]:
+    if seen >= MAX_ROWS + 10:  # the header may sit under a few title rows
+        raise _refuse(f"行数过多：一次最多导入{MAX_ROWS}行，请拆分文件")
+    while row and (row[-1] is None or row[-1] == ""):
+        row.pop()
+    if len(row) > MAX_COLUMNS:
+        raise _refuse(f"列数过多：第{seen + 1}行有{len(row)}列，最多{MAX_COLUMNS}列")
+    return row
+
+
 def _read_csv(data: bytes) -> list[list[Any]]:
+    if data.startswith(b"PK\x03\x04"):
+        raise _refuse("这是Excel文件，不是CSV：请把扩展名改为.xlsx，或另存为CSV")
+    if b"\x00" in data[:65536]:
+        raise _refuse("文件内容不是文本CSV（含有二进制数据）")
     for encoding in ENCODINGS:
         try:
             text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
-        return [list(r) for r in csv.reader(io.StringIO(text, newline=""))]
+        rows: list[list[Any]] = []
+        try:
+            for r in csv.reader(io.StringIO(text, newline="")):
+                rows.append(_within_limits(list(r), len(rows)))
+        except csv.Error as exc:
+            raise _refuse(f"CSV格式错误（第{len(rows) + 1}行附近）：请用Excel或WPS重新另存为CSV") from exc
+        return rows
     raise ImportRejected([RowError(0, "", "", "无法识别文件编码：请保存为UTF-8或GBK编码的CSV")])
 
 
