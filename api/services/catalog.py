@@ -12,12 +12,12 @@ from typing import Any
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
-from api.errors import Conflict, Forbidden, InvalidInput, NotFound
+from api.errors import Conflict, Forbidden, InvalidInput
 from api.services.auth import Scope
 from api.services.contract import DEMAND_FORM, ORG_FORM, FormSpec
 from api.services.importer import ImportRejected, Table, validate_table
 from api.services.incremental import enqueue
-from api.services.matching import find_demand
+from api.services.matching import find_demand, find_organization
 from matcher import Matcher
 from matcher.regions import RegionIndex
 from models import Demand, Organization
@@ -115,9 +115,7 @@ def list_organizations(session: Session, scope: Scope, *, city_code: str | None 
 
 
 def get_organization(session: Session, scope: Scope, credit_code: str) -> Organization:
-    org = session.exec(select(Organization).where(Organization.credit_code == credit_code.upper())).first()
-    if org is None:
-        raise NotFound(f"未找到统一社会信用代码为{credit_code}的社会组织")
+    org = find_organization(session, credit_code)
     scope.require_organization(org)
     return org
 

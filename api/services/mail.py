@@ -24,7 +24,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from api.errors import NotFound
+from api.errors import InvalidInput, NotFound
 from api.services.auth import Clock, Scope
 from api.services.matching import RecommendationView, latest_run, recommendations_for_organization
 from api.services.pairings import QueueFilter, QueueItem, queue
@@ -41,6 +41,7 @@ from models import (
     User,
 )
 from models.base import utcnow
+from models.mail import FREQUENCIES
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "web" / "templates" / "mail"
 MAX_ATTEMPTS = 10
@@ -66,22 +67,24 @@ def unsubscribe_token(secret: str, *, organization_id: int | None = None, user_i
     return _serializer(secret).dumps({"o": organization_id} if organization_id else {"u": user_id})
 
 
+def _preference(session: Session, organization_id: int | None, user_id: int | None) -> MailPreference | None:
+    """An organization's preference, or a staff account's."""
+    return session.exec(select(MailPreference).where(
+        MailPreference.organization_id == organization_id if organization_id else MailPreference.user_id == user_id
+    )).first()
+
+
 def frequency(session: Session, *, organization_id: int | None = None, user_id: int | None = None) -> str:
-    query = select(MailPreference).where(
-        MailPreference.organization_id == organization_id if organization_id else MailPreference.user_id == user_id)
-    pref = session.exec(query).first()
+    pref = _preference(session, organization_id, user_id)
     return pref.frequency if pref else "daily"
 
 
 def set_frequency(session: Session, value: str, *, organization_id: int | None = None,
                   user_id: int | None = None) -> MailPreference:
-    if value not in ("daily", "weekly", "off"):
-        from api.errors import InvalidInput
-
+    if value not in FREQUENCIES:
         raise InvalidInput("邮件频率应为 daily（每天）、weekly（每周）或 off（不接收）")
-    query = select(MailPreference).where(
-        MailPreference.organization_id == organization_id if organization_id else MailPreference.user_id == user_id)
-    pref = session.exec(query).first() or MailPreference(organization_id=organization_id, user_id=user_id)
+    pref = _preference(session, organization_id, user_id) or MailPreference(organization_id=organization_id,
+                                                                           user_id=user_id)
     pref.frequency, pref.updated_at = value, utcnow()
     session.add(pref)
     session.flush()

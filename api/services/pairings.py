@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
-from api.errors import Conflict, Forbidden, InvalidInput, NotFound
+from api.errors import Conflict, Forbidden, InvalidInput
 from api.services.auth import Clock, Scope
 from api.services.matching import latest_run
 from models import Demand, Organization, Pairing, PairingDecision, Recommendation, User
@@ -236,9 +236,3 @@ def learning_inputs(session: Session) -> tuple[set[tuple[int, int]], dict[int, t
             counts[1] += 1
     return excluded, {k: (a, r) for k, (a, r) in feedback.items()}
 
-
-def get_pair_by_keys(session: Session, pairing_id: int) -> tuple[Pairing, Demand, Organization]:
-    pairing = session.get(Pairing, pairing_id)
-    if pairing is None:
-        raise NotFound("对接记录不存在")
-    return pairing, session.get(Demand, pairing.demand_id), session.get(Organization, pairing.organization_id)  # type: ignore[return-value]
