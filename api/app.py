@@ -18,7 +18,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from api.db import create_tables, make_engine
 from api.errors import AppError
-from api.routes import api_v1, web
+from api.routes import api_projects, api_v1, web, web_projects
 from api.services.importer import ImportRejected
 from api.settings import Settings, get_settings
 from matcher import Matcher
@@ -60,7 +60,9 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
                        same_site="lax", https_only=settings.https_only_cookies, max_age=12 * 3600)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.include_router(api_v1.router)
+    app.include_router(api_projects.router)
     app.include_router(web.router)
+    app.include_router(web_projects.router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

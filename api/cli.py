@@ -14,6 +14,7 @@ import typer
 from api.db import create_tables, make_engine, session_scope
 from api.errors import AppError
 from api.settings import get_settings
+from models.base import utcnow
 
 app = typer.Typer(help="duijie 对接：社会组织参与乡村振兴供需对接平台", no_args_is_help=True,
                   add_completion=False)
@@ -263,12 +264,40 @@ def export_recommendations(
     typer.echo(f"已导出{n}条推荐到 {out}")
 
 
+@export_app.command("report")
+def export_report(
+    kind: Annotated[str, typer.Argument(help="contacts（联络清单）| results（推进成效清单）| progress（项目进展清单）"
+                                             "| recognition（参与情况汇总）")],
+    out: Annotated[Path, typer.Option("--out", help="输出文件 .xlsx")],
+    period: Annotated[str, typer.Option(help="期间：2025H1、2025H2 或 2025（全年）")],
+    region: Annotated[str, typer.Option(help="市（州）或县（市、区），默认全省")] = "",
+) -> None:
+    """导出半年报表（.xlsx，含标题行、地区与期间、合计行）。"""
+    from api.services import audit, auth, reports
+    from api.services.engine import get_matcher
+    from api.services.projects import local_today
+
+    try:
+        with session_scope(_engine()) as session:
+            report = reports.build(session, kind, reports.resolve_region(get_matcher().regions, region,
+                                                                          auth.Scope("province")),
+                                   reports.parse_period(period), get_matcher().regions,
+                                   local_today(utcnow, get_settings().timezone))
+            reports.write_xlsx(report, out, generated_at=utcnow())
+            audit.record(session, "export", username="命令行", target=report.title, detail={"rows": len(report.rows)})
+    except AppError as err:
+        _fail(err)
+        return
+    typer.echo(f"已导出《{report.title}》{len(report.rows)}行到 {out}")
+
+
 @app.command()
 def demo(
     out_dir: Annotated[Path | None, typer.Option(help="演示文件目录")] = None,
     organizations: int = 320,
     demands: int = 2400,
     seed: int = 7,
+    history: Annotated[bool, typer.Option(help="模拟过去一年半的审核、帮扶项目与进展报告")] = True,
 ) -> None:
     """生成演示数据（报名表 .xlsx 与需求要点 .csv）并导入。"""
     from api.services.demo import generate
@@ -281,8 +310,21 @@ def demo(
     from api.services.demo import ensure_demo_accounts
     from api.services.engine import get_matcher
 
+    matcher = get_matcher()
     with session_scope(_engine()) as session:
-        accounts = ensure_demo_accounts(session, get_matcher().regions)
+        accounts = ensure_demo_accounts(session, matcher.regions)
+    if history:
+        from api.services.demo import simulate_history
+        from api.services.matching import run_rematch
+        from api.services.projects import local_today
+
+        with session_scope(_engine()) as session:
+            run_rematch(session, matcher)
+        with session_scope(_engine()) as session:
+            c = simulate_history(session, matcher.regions, today=local_today(utcnow, get_settings().timezone),
+                                 seed=seed)
+        typer.echo(f"演示历史：通过对接{c['approved']}条、驳回{c['rejected']}条，帮扶项目{c['projects']}个，"
+                   f"进展报告{c['reports']}份")
     typer.echo("演示账号（每种角色一个，登录 http://127.0.0.1:8000/login ）：")
     for a in accounts:
         typer.echo(f"  {a['role']:<8} 用户名 {a['username']:<20} 密码 {a['password']}  {a['note']}")

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from api.services.auth import Scope
 from api.services.catalog import mask_email, mask_phone
 from matcher.regions import RegionIndex
-from models import Demand, Organization
+from models import Demand, Organization, ProgressReport, Project
 
 
 class ErrorDetail(BaseModel):
@@ -233,3 +233,136 @@ class ImportReportOut(BaseModel):
     warnings: list[str]
     errors: list[ErrorDetail]
     accounts: list[dict[str, str]] = []
+
+
+# -- projects ---------------------------------------------------------------------------------
+
+class ProjectOut(BaseModel):
+    id: int
+    organization: str
+    credit_code: str
+    demand_ref: str | None
+    city_code: str
+    city: str
+    county_code: str
+    county: str
+    village: str
+    action: str
+    title: str
+    planned_funds: float | None
+    planned_beneficiaries: int | None
+    start_date: date
+    planned_end: date | None
+    status: str
+    status_label: str
+    funds_in: float
+    beneficiaries: int
+    last_report_date: date | None
+    reports_count: int
+    overdue: bool
+    days_since_report: int
+    village_rating: int | None
+    village_comment: str
+    village_confirmed_at: datetime | None
+    is_case: bool
+    case_story: str
+
+    @classmethod
+    def fields_of(cls, p: Project, org: Organization, regions: RegionIndex, today: date,
+                  demand_ref: str | None) -> dict[str, Any]:
+        from api.services.projects import days_since_report, is_overdue
+        from models.project import PROJECT_STATUS_LABELS
+
+        return {"id": p.id, "organization": org.name, "credit_code": org.credit_code, "demand_ref": demand_ref,
+                "city_code": p.city_code, "city": regions.city_name(p.city_code) or "", "county_code": p.county_code,
+                "county": regions.county_name(p.county_code) or "", "village": p.village, "action": p.action,
+                "title": p.title, "planned_funds": p.planned_funds, "planned_beneficiaries": p.planned_beneficiaries,
+                "start_date": p.start_date, "planned_end": p.planned_end, "status": p.status,
+                "status_label": PROJECT_STATUS_LABELS[p.status], "funds_in": p.funds_in,
+                "beneficiaries": p.beneficiaries, "last_report_date": p.last_report_date,
+                "reports_count": p.reports_count, "overdue": is_overdue(p, today),
+                "days_since_report": days_since_report(p, today), "village_rating": p.village_rating,
+                "village_comment": p.village_comment, "village_confirmed_at": p.village_confirmed_at,
+                "is_case": p.is_case, "case_story": p.case_story}
+
+
+class ProgressOut(BaseModel):
+    id: int
+    report_date: date
+    status: str
+    status_label: str
+    funds_in: float
+    beneficiaries: int
+    note: str
+    corrected: bool
+
+    @classmethod
+    def of(cls, r: ProgressReport) -> ProgressOut:
+        from models.project import PROJECT_STATUS_LABELS
+
+        return cls(id=r.id, report_date=r.report_date, status=r.status,  # type: ignore[arg-type]
+                   status_label=PROJECT_STATUS_LABELS[r.status], funds_in=r.funds_in,
+                   beneficiaries=r.beneficiaries, note=r.note, corrected=r.corrected)
+
+
+class ChangeOut(BaseModel):
+    field: str
+    old: str
+    new: str
+    reason: str
+    who: str
+    at: datetime
+
+
+class ProjectDetailOut(ProjectOut):
+    reports: list[ProgressOut]
+    changes: list[ChangeOut]
+    village_link: str | None = None  # for staff of the region, to pass to the village contact
+
+
+class ProgressIn(BaseModel):
+    report_date: date
+    status: str = Field(description="未启动、实施中、已完成、已终止（或 not_started / in_progress / done / stopped）",
+                        max_length=20)
+    funds_in: float = Field(0, ge=0, le=100_000, description="本次投入资金物资（万元）")
+    beneficiaries: int = Field(0, ge=0, le=10_000_000, description="受益人数（累计）")
+    note: str = Field("", max_length=2000)
+
+
+class CorrectionIn(BaseModel):
+    report_date: date | None = None
+    status: str | None = Field(None, max_length=20)
+    funds_in: float | None = Field(None, ge=0, le=100_000)
+    beneficiaries: int | None = Field(None, ge=0, le=10_000_000)
+    note: str | None = Field(None, max_length=2000)
+    reason: str = Field(min_length=1, max_length=500, description="更正原因（必填）")
+
+
+class PlanIn(BaseModel):
+    title: str | None = Field(None, min_length=1, max_length=200)
+    planned_funds: float | None = Field(None, ge=0, le=100_000)
+    planned_beneficiaries: int | None = Field(None, ge=0, le=10_000_000)
+    start_date: date | None = None
+    planned_end: date | None = None
+    reason: str = Field("", max_length=500, description="工作人员更正时必填")
+
+
+class ConfirmIn(BaseModel):
+    rating: int = Field(ge=1, le=5)
+    comment: str = Field("", max_length=500)
+
+
+class CaseIn(BaseModel):
+    story: str = Field(min_length=20, max_length=5000)
+
+
+class CaseOut(BaseModel):
+    id: int
+    title: str
+    organization: str
+    place: str
+    action: str
+    funds_in: float
+    beneficiaries: int
+    village_rating: int | None
+    story: str

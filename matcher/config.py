@@ -35,7 +35,10 @@ class MatchConfig:
     text_gate: float = 0.10
     out_of_reach_factor: float = 0.55
     # Staff decisions: an organization's approvals lift it, rejections lower it, by at most this share.
-    feedback_weight: float = 0.1  # "a capable organization that cannot reach the place is at most grade 1"
+    feedback_weight: float = 0.1
+    # Villages' ratings (1–5) of delivered projects: a well-rated organization rises, a poorly
+    # rated one falls, by at most this share, and only as the number of rated projects grows.
+    rating_weight: float = 0.1
 
     # Category vector of a demand: declared one-hot mixed with the text's action distribution.
     category_declared_share: float = 0.6

@@ -156,6 +156,7 @@ class Matcher:
         *,
         excluded_pairs: Iterable[tuple[str, str]] = (),
         organization_feedback: Mapping[str, tuple[int, int]] | None = None,
+        organization_ratings: Mapping[str, tuple[float, int]] | None = None,
         today: date | None = None,
         progress: Progress | None = None,
     ) -> MatchResult:
@@ -163,7 +164,8 @@ class Matcher:
 
         ``excluded_pairs`` holds (demand key, organization key) pairs never to suggest
         (rejected by staff, dismissed by the organization). ``organization_feedback``
-        maps an organization key to its (approved, rejected) counts. ``today`` drops
+        maps an organization key to its (approved, rejected) counts, ``organization_ratings``
+        to its villages' (mean rating 1–5, number of rated projects). ``today`` drops
         demands whose due date has passed.
         """
         cfg = self.config
@@ -266,11 +268,16 @@ class Matcher:
         org_funds = np.array([np.nan if o.funds is None else o.funds for o in orgs])
         dem_needed = np.array([np.nan if d.funding_needed is None else d.funding_needed for d in dems])
         feedback = organization_feedback or {}
+        ratings = organization_ratings or {}
         org_factor = np.ones(len(orgs), dtype=np.float32)
         for i, o in enumerate(orgs):
             if o.key in feedback:
                 approved, rejected = feedback[o.key]
-                org_factor[i] = 1.0 + cfg.feedback_weight * (approved - rejected) / (approved + rejected + 2)
+                org_factor[i] += cfg.feedback_weight * (approved - rejected) / (approved + rejected + 2)
+            if o.key in ratings:
+                mean, n = ratings[o.key]
+                # 3 of 5 is neutral; one rating counts half, many count fully.
+                org_factor[i] += cfg.rating_weight * (mean - 3.0) / 2.0 * n / (n + 1)
 
         def pair_signals(di: np.ndarray, oi: np.ndarray, lin: np.ndarray) -> dict[str, np.ndarray]:
             cat_ = (d_cat[di] * o_cat[oi]).sum(axis=1)
@@ -386,6 +393,10 @@ class Matcher:
             if o.key in feedback:
                 approved, rejected = feedback[o.key]
                 reasons.append(f"过往对接：通过{approved}次，驳回{rejected}次")
+            if o.key in ratings:
+                mean, n = ratings[o.key]
+                reasons.append(f"村级评价：{n}个项目平均{mean:.1f}分（满分5分）")
+            if o.key in feedback or o.key in ratings:
                 signals["feedback"] = p_factor[j]
             recs.append(Recommendation(
                 demand_key=d.key, organization_key=o.key, score=p_total[j], signals=signals,

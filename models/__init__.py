@@ -11,10 +11,12 @@ from models.mail import MailedRecommendation, MailPreference, OutboxMessage
 from models.match_run import MatchRun
 from models.organization import Organization
 from models.pairing import Pairing, PairingDecision
+from models.project import ProgressReport, Project, ProjectChange
 from models.recommendation import Recommendation
 from models.user import User
 
 __all__ = [
     "AuditEvent", "Demand", "JobLock", "JobRun", "MailPreference", "MailedRecommendation", "MatchRun", "Organization",
-    "OutboxMessage", "Pairing", "PairingDecision", "PendingMatch", "Recommendation", "User",
+    "OutboxMessage", "Pairing", "PairingDecision", "PendingMatch", "ProgressReport", "Project", "ProjectChange",
+    "Recommendation", "User",
 ]

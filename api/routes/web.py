@@ -25,6 +25,7 @@ from models.audit import ACTION_LABELS
 from models.job import JOB_LABELS
 from models.mail import FREQUENCY_LABELS
 from models.pairing import REJECT_REASONS, STATUS_LABELS
+from models.project import PROJECT_STATUS_LABELS
 from models.user import ROLE_LABELS
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "web" / "templates")
@@ -167,8 +168,12 @@ def org_portal(request: Request, session: SessionDep, user: OptionalUser) -> Res
         Pairing.organization_id == org.id)).all()}
     cards = [v for v in views if status.get(v.demand.id) != "dismissed"]
     from api.services.mail import frequency
+    from api.services.projects import days_since_report, is_overdue, list_projects, local_today
 
+    today = local_today(request.app.state.clock, request.app.state.settings.timezone)
     return render(request, "org_portal.html", user, org=org, cards=cards, status=status,
+                  projects=list_projects(session, auth.Scope.of(user), today), today=today, is_overdue=is_overdue,
+                  days_since=days_since_report, project_status_labels=PROJECT_STATUS_LABELS,
                   pairings=pairings.pairings_of_organization(session, org), run=latest_run(session),
                   mail_frequency=frequency(session, organization_id=org.id), frequency_labels=FREQUENCY_LABELS)
 

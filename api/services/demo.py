@@ -12,6 +12,7 @@ import csv
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 from sqlmodel import Session, select
@@ -319,3 +320,108 @@ def ensure_demo_accounts(session: Session, regions: RegionIndex) -> list[dict[st
                              organization=organization, regions=regions)
         out.append({"role": role, "username": username, "password": DEMO_PASSWORD, "note": note})
     return out
+
+
+# -- a year and a half of history, so reports, the dashboard and the notebooks have something to show
+
+NOTES = {
+    "创业就业": ["开展{skill}技能培训一期，{n}人结业", "对接用工企业，{n}人实现就近就业", "帮助合作社开通网店，首月销售额{m}万元"],
+    "人才培育": ["举办乡村带头人培训班，培训{n}人次", "组织专家下乡指导{n}人次", "选派{n}名志愿者驻村服务"],
+    "扶弱济困": ["走访慰问{group}{n}户，发放物资折合{m}万元", "为{group}提供助餐服务{n}人次", "开展临时救助{n}户"],
+    "医护康养": ["组织义诊巡诊{n}人次，发放常用药品", "为{group}开展健康体检{n}人", "上门康复护理服务{n}人次"],
+    "社会治理": ["协助修订村规民约，召开村民议事会{n}次", "开展矛盾纠纷调解{n}件", "组织法律咨询进村，服务{n}人次"],
+    "消费帮扶": ["直播带货销售{product}{m}万元", "组织单位食堂采购{product}{m}万元", "在展销会销售{product}{m}万元"],
+}
+STORY = ("{org}与{place}结对后，围绕“{title}”制定了帮扶计划。项目自{start}启动，累计投入资金物资{funds:.1f}万元，"
+         "惠及群众{people}人。村里评价：“{comment}”。该项目做法可复制、可推广，现作为典型案例供各地参考。")
+COMMENTS = ["服务很实在，群众满意", "来得及时，解决了大问题", "希望以后长期合作", "组织得好，老人们都说好"]
+
+
+def simulate_history(session: Session, matcher_regions: RegionIndex, *, today: Any, seed: int = 7,
+                     share: float = 0.18) -> dict[str, int]:
+    """Staff decisions on the latest suggestions, the projects they opened and their reports,
+    spread over the past eighteen months (deterministic for a seed). Needs a re-match first."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlmodel import col
+
+    from api.services import auth, pairings, projects
+    from models import Demand, Organization, Recommendation, User
+    from models.project import LIVE_STATUSES
+
+    rng = random.Random(seed)
+    admin = session.exec(select(User).where(User.role == "province").order_by(User.id)).first()
+    if admin is None:
+        raise RuntimeError("需要一个省级管理员账号")
+    if session.exec(select(projects.Project.id)).first() is not None:
+        return {"approved": 0, "rejected": 0, "projects": 0, "reports": 0}  # already has a history
+    scope = auth.Scope.of(admin)
+    run_id = session.exec(select(Recommendation.run_id).order_by(col(Recommendation.run_id).desc())).first()
+    firsts = session.exec(select(Recommendation).where(Recommendation.run_id == run_id,
+                                                       Recommendation.demand_rank == 1)
+                          .order_by(col(Recommendation.demand_id))).all()
+    counts = {"approved": 0, "rejected": 0, "projects": 0, "reports": 0, "cases": 0}
+    for rec in firsts:
+        if rng.random() > share:
+            continue
+        demand, org = session.get(Demand, rec.demand_id), session.get(Organization, rec.organization_id)
+        assert demand is not None and org is not None
+        days_ago = rng.randint(20, 560)
+        start = today - timedelta(days=days_ago)
+        at = datetime.combine(start, datetime.min.time(), tzinfo=UTC) + timedelta(hours=2)
+        demand.created_at = at - timedelta(days=rng.randint(3, 75), hours=rng.randint(0, 23))  # published earlier
+        session.add(demand)
+        if rng.random() < 0.2:
+            pairings.decide(session, scope=scope, user=admin, demand=demand, org=org, decision="reject",
+                            reason_code=rng.choice(["capability", "reach", "scale", "covered"]), clock=lambda at=at: at)
+            counts["rejected"] += 1
+            continue
+        pairing = pairings.decide(session, scope=scope, user=admin, demand=demand, org=org, decision="approve",
+                                  reason_code="fit", clock=lambda at=at: at)
+        counts["approved"] += 1
+        project = projects.project_of_pairing(session, pairing.id)  # type: ignore[arg-type]
+        assert project is not None
+        project.start_date, project.created_at = start, at
+        project.planned_end = start + timedelta(days=rng.choice([90, 180, 270, 365]))
+        if project.planned_funds is None:
+            project.planned_funds = round(rng.uniform(0.5, 20), 1)
+        if project.planned_beneficiaries is None:
+            project.planned_beneficiaries = rng.randint(10, 300)
+        counts["projects"] += 1
+        silent = rng.random() < 0.12  # some organizations stop reporting: they become overdue
+        day, people, status = start, 0, "not_started"
+        while True:
+            day = day + timedelta(days=rng.randint(25, 100))
+            if day > today or (silent and status != "not_started"):
+                break
+            status = "done" if day >= project.planned_end or rng.random() < 0.08 else "in_progress"
+            if status == "in_progress" and rng.random() < 0.02:
+                status = "stopped"
+            people = min(people + rng.randint(5, 80), (project.planned_beneficiaries or 100) * 2)
+            note = rng.choice(NOTES.get(project.action, NOTES["扶弱济困"])).format(
+                skill=rng.choice(SKILLS), n=rng.randint(5, 120), m=round(rng.uniform(0.5, 30), 1),
+                group=rng.choice(GROUPS), product=rng.choice(PRODUCTS))
+            session.add(projects.ProgressReport(
+                project_id=project.id, report_date=day, status=status,  # type: ignore[arg-type]
+                funds_in=round(rng.uniform(0.1, (project.planned_funds or 5) / 2), 2), beneficiaries=people,
+                note=note, created_at=datetime.combine(day, datetime.min.time(), tzinfo=UTC)))
+            counts["reports"] += 1
+            if status not in LIVE_STATUSES:
+                break
+        projects.recompute(session, project, at)
+        if project.status in ("in_progress", "done") and rng.random() < 0.6:
+            stars = rng.choices([5, 4, 3, 2], weights=[5, 4, 2, 1])[0]
+            project.village_rating, project.village_comment = stars, rng.choice(COMMENTS)
+            project.village_confirmed_at = datetime.combine(project.last_report_date or today, datetime.min.time(),
+                                                            tzinfo=UTC)
+            project.village_confirmed_by = "village"
+        if project.status == "done" and project.village_rating == 5 and counts["cases"] < 4:
+            project.is_case, project.case_marked_at = True, project.village_confirmed_at
+            project.case_story = STORY.format(
+                org=org.name, place=f"{matcher_regions.place_name(project.city_code, project.county_code)}"
+                                    f"{project.village}", title=project.title, start=project.start_date.isoformat(),
+                funds=project.funds_in, people=project.beneficiaries, comment=project.village_comment)
+            counts["cases"] += 1
+        session.add(project)
+    session.flush()
+    return counts

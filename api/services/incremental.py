@@ -53,9 +53,7 @@ def match_pending(session: Session, matcher: Matcher, *, today: date | None = No
         return {"demands": 0, "organizations": 0}
     demand_ids = sorted({p.record_id for p in pending if p.kind == "demand"})
     org_ids = sorted({p.record_id for p in pending if p.kind == "organization"})
-    excluded, feedback = learning_inputs(session)
-    excluded_keys = {(str(d), str(o)) for d, o in excluded}
-    feedback_keys = {str(k): v for k, v in feedback.items()}
+    learned = learning_inputs(session).keyed()
     touched_demands: set[int] = set(demand_ids)
     touched_orgs: set[int] = set(org_ids)
 
@@ -67,8 +65,7 @@ def match_pending(session: Session, matcher: Matcher, *, today: date | None = No
             demand = session.get(Demand, demand_id)
             if demand is None or demand.status != "open":
                 continue
-            result = matcher.match(orgs, [demand_record(demand)], excluded_pairs=excluded_keys,
-                                   organization_feedback=feedback_keys, today=today)
+            result = matcher.match(orgs, [demand_record(demand)], **learned, today=today)
             touched_orgs |= _insert(session, run.id, result.recommendations)  # type: ignore[arg-type]
     if org_ids:
         demands = [demand_record(d) for d in session.exec(select(Demand).where(Demand.status == "open")).all()]
@@ -78,8 +75,7 @@ def match_pending(session: Session, matcher: Matcher, *, today: date | None = No
             org = session.get(Organization, org_id)
             if org is None or org.status != "active":
                 continue
-            result = matcher.match([org_record(org)], demands, excluded_pairs=excluded_keys,
-                                   organization_feedback=feedback_keys, today=today)
+            result = matcher.match([org_record(org)], demands, **learned, today=today)
             touched_demands |= {int(r.demand_key) for r in result.recommendations}
             _insert(session, run.id, result.recommendations)  # type: ignore[arg-type]
     session.flush()

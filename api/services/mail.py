@@ -28,6 +28,7 @@ from api.errors import InvalidInput, NotFound
 from api.services.auth import Clock, Scope
 from api.services.matching import RecommendationView, latest_run, recommendations_for_organization
 from api.services.pairings import QueueFilter, QueueItem, queue
+from api.services.projects import days_since_report, overdue_projects
 from api.settings import Settings
 from matcher.regions import RegionIndex
 from models import (
@@ -37,6 +38,7 @@ from models import (
     Organization,
     OutboxMessage,
     Pairing,
+    Project,
     Recommendation,
     User,
 )
@@ -150,11 +152,16 @@ def render_org_digest(org: Organization, items: list[RecommendationView], *, set
 
 
 def render_staff_digest(user: User, waiting: list[QueueItem], total_waiting: int, orphans: list[Demand], *,
-                        settings: Settings, regions: RegionIndex, unsubscribe_url: str) -> Rendered:
+                        settings: Settings, regions: RegionIndex, unsubscribe_url: str,
+                        overdue: list[tuple[Project, Organization, int]] | None = None) -> Rendered:
     region = (regions.city_name(user.region_code) or regions.county_name(user.region_code)) if user.region_code \
         else "全省"
+    overdue = overdue or []
     subject = f"【乡村振兴供需对接】{region}：{total_waiting}条对接待审核，{len(orphans)}个需求无候选"
+    if overdue:
+        subject += f"，{len(overdue)}个项目逾期未报告"
     ctx: dict[str, Any] = {"user": user, "waiting": waiting, "total_waiting": total_waiting, "orphans": orphans,
+                           "overdue": overdue,
                            "region": region, "base_url": settings.base_url.rstrip("/"), "place": regions.place_name,
                            "unsubscribe_url": unsubscribe_url, "subject": subject}
     return Rendered(subject, _env.get_template("staff_digest.html").render(ctx),
@@ -238,12 +245,13 @@ def enqueue_digests(session_factory: Callable[[], Session], *, settings: Setting
             scope = Scope.of(user)
             waiting = queue(session, scope, QueueFilter(sort="waiting"))
             orphans = demands_without_candidates(session, scope)
-            if not waiting and not orphans:
+            overdue = [(p, o, days_since_report(p, local_day)) for p, o in overdue_projects(session, scope, local_day)]
+            if not waiting and not orphans and not overdue:
                 counts.nothing_new += 1
                 continue
             url = f"{base}/unsubscribe/{unsubscribe_token(secret, user_id=user.id)}"
             rendered = render_staff_digest(user, waiting[:20], len(waiting), orphans, settings=settings,
-                                           regions=regions, unsubscribe_url=url)
+                                           regions=regions, unsubscribe_url=url, overdue=overdue)
             if _enqueue(session, key=f"staff:{user.id}:{local_day.isoformat()}", kind="staff_digest",
                         to_addr=user.email, rendered=rendered, now=now, domain=domain, unsubscribe_url=url):
                 counts.staff_mails += 1

@@ -61,7 +61,7 @@ def run_rematch(
     """A full re-match: every active organization against every open demand.
 
     Pairs rejected by staff or dismissed by the organization are never suggested
-    again, and each organization's approvals and rejections weigh on its score.
+    again; each organization's approvals, rejections and village ratings weigh on its score.
     """
     from api.services.pairings import learning_inputs
 
@@ -69,13 +69,8 @@ def run_rematch(
     run = run or start_run(session, matcher)
     orgs = session.exec(select(Organization).where(Organization.status == "active")).all()
     demands = session.exec(select(Demand).where(Demand.status == "open")).all()
-    excluded, feedback = learning_inputs(session)
-    result = matcher.match(
-        [org_record(o) for o in orgs], [demand_record(d) for d in demands],
-        excluded_pairs={(str(d), str(o)) for d, o in excluded},
-        organization_feedback={str(k): v for k, v in feedback.items()},
-        today=today, progress=progress,
-    )
+    result = matcher.match([org_record(o) for o in orgs], [demand_record(d) for d in demands],
+                           **learning_inputs(session).keyed(), today=today, progress=progress)
     write_start = time.perf_counter()
     # Categories inferred with the whole corpus in view supersede the import-time guess.
     for d in demands:

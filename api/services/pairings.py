@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from api.errors import Conflict, Forbidden, InvalidInput
+from api.services import projects
 from api.services.auth import Clock, Scope
 from api.services.matching import latest_run
 from models import Demand, Organization, Pairing, PairingDecision, Recommendation, User
@@ -128,11 +130,15 @@ def decide(session: Session, *, scope: Scope, user: User, demand: Demand, org: O
     pairing = _ensure(session, demand, org, source="engine", now=now)
     if pairing.status == "dismissed" and decision == "approve":
         raise Conflict("该组织已表示不感兴趣，不能通过")
+    if decision == "reject" and pairing.status == "approved" and projects.project_of_pairing(session, pairing.id):  # type: ignore[arg-type]
+        raise Conflict("该对接已立项，不能驳回；如项目无法继续，请在项目中更正为“已终止”")
     pairing.status = "approved" if decision == "approve" else "rejected"
     pairing.reason_code, pairing.note = reason_code, note[:1000]
     pairing.decided_by_id, pairing.decided_at, pairing.updated_at = user.id, now, now
     session.add(pairing)
     _log(session, pairing, pairing.status, user, reason_code=reason_code, note=note[:1000], now=now)
+    if pairing.status == "approved":  # an approved pairing opens its assistance project
+        projects.open_project(session, pairing, demand, today=projects.local_today(clock), now=now)
     return pairing
 
 
@@ -222,8 +228,21 @@ def pairings_of_organization(session: Session, org: Organization) -> list[tuple[
     ).all())
 
 
-def learning_inputs(session: Session) -> tuple[set[tuple[int, int]], dict[int, tuple[int, int]]]:
-    """(pairs never to suggest again, per organization (approved, rejected) counts)."""
+@dataclass
+class Learning:
+    excluded: set[tuple[int, int]]  # (demand id, organization id) never to suggest again
+    feedback: dict[int, tuple[int, int]]  # organization id: (approved, rejected)
+    ratings: dict[int, tuple[float, int]]  # organization id: (mean village rating, rated projects)
+
+    def keyed(self) -> dict[str, Any]:
+        """As the engine takes them, keyed by its string keys."""
+        return {"excluded_pairs": {(str(d), str(o)) for d, o in self.excluded},
+                "organization_feedback": {str(k): v for k, v in self.feedback.items()},
+                "organization_ratings": {str(k): v for k, v in self.ratings.items()}}
+
+
+def learning_inputs(session: Session) -> Learning:
+    """What staff decisions, organizations' dismissals and villages' ratings teach the engine."""
     excluded: set[tuple[int, int]] = set()
     feedback: dict[int, list[int]] = {}
     for pairing in session.exec(select(Pairing).where(col(Pairing.status).in_(CLOSED_STATUSES))).all():
@@ -234,5 +253,5 @@ def learning_inputs(session: Session) -> tuple[set[tuple[int, int]], dict[int, t
             counts[0] += 1
         elif pairing.status == "rejected":
             counts[1] += 1
-    return excluded, {k: (a, r) for k, (a, r) in feedback.items()}
+    return Learning(excluded, {k: (a, r) for k, (a, r) in feedback.items()}, projects.village_ratings(session))
 

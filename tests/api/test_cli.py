@@ -32,7 +32,7 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 def test_demo_rematch_recommend_export(cli_env: str, tmp_path: Path) -> None:
-    out = invoke("demo", "--organizations", "60", "--demands", "300", "--seed", "11")
+    out = invoke("demo", "--organizations", "60", "--demands", "300", "--seed", "11", "--no-history")
     assert "社会组织导入完成：共60行，新增60" in out
     assert "需求导入完成：共300行，新增300" in out
     out = invoke("rematch", "--today", "2026-11-29")
@@ -78,7 +78,7 @@ def test_demo_rematch_recommend_export(cli_env: str, tmp_path: Path) -> None:
 def test_rematch_keeps_only_recent_runs(cli_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from api.settings import get_settings
 
-    invoke("demo", "--organizations", "20", "--demands", "60")
+    invoke("demo", "--organizations", "20", "--demands", "60", "--no-history")
     monkeypatch.setenv("DUIJIE_KEEP_RUNS", "2")
     get_settings.cache_clear()
     for _ in range(3):

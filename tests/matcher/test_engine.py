@@ -80,6 +80,26 @@ def test_excluded_pairs_drop_out(matcher: Matcher) -> None:
     assert ranked(result, "d") == ["b"]
 
 
+def test_village_ratings_move_an_organization_between_equals(matcher: Matcher) -> None:
+    orgs = [org("a", "222424", "222400", CLINIC), org("b", "222424", "222400", CLINIC)]
+    dems = [demand("d", "222424", "222400", "义诊", "老人义诊体检")]
+    plain = matcher.match(orgs, dems).for_demand("d")
+    assert plain[0].score == plain[1].score  # the same text, place and category: a tie
+    for good, bad in (("a", "b"), ("b", "a")):
+        result = matcher.match(orgs, dems, organization_ratings={good: (5.0, 3), bad: (1.5, 2)})
+        ranked_recs = result.for_demand("d")
+        assert [r.organization_key for r in ranked_recs] == [good, bad]
+        assert ranked_recs[0].score > plain[0].score > ranked_recs[1].score
+        assert any("村级评价：3个项目平均5.0分" in reason for reason in ranked_recs[0].reasons)
+
+
+def test_one_rating_counts_less_than_many(matcher: Matcher) -> None:
+    orgs = [org("a", "222424", "222400", CLINIC), org("b", "222424", "222400", CLINIC)]
+    dems = [demand("d", "222424", "222400", "义诊", "老人义诊体检")]
+    result = matcher.match(orgs, dems, organization_ratings={"a": (5.0, 1), "b": (5.0, 6)})
+    assert ranked(result, "d") == ["b", "a"]
+
+
 def test_no_organization_exceeds_the_cap_and_every_demand_gets_candidates() -> None:
     m = Matcher(MatchConfig(top_k=3, org_cap=4))
     star = org("star", None, "220100", CLINIC + "，康复护理，慢病筛查", level="province")  # type: ignore[arg-type]
