@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-stamp
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench notebooks clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,12 +21,16 @@ run: install
 	$(BIN)/duijie serve --host 127.0.0.1 --port 8000
 
 test: install
-	$(BIN)/ruff check matcher models api tests data/eval
+	$(BIN)/ruff check matcher models api tests data/eval notebooks
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The engine at Jilin scale against BM25 and a naive implementation, measured in the same run.
 bench: install
 	$(BIN)/duijie bench --scale quick --scale jilin --out bench-results.md
+
+# The analysis notebooks, run top to bottom and saved with their plots (demo data if the DB is empty).
+notebooks: install
+	$(BIN)/python notebooks/run.py
 
 lint: install
 	$(BIN)/ruff check matcher models api tests

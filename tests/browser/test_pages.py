@@ -101,3 +101,56 @@ def test_upload_with_bad_rows_shows_the_report(page, live, tmp_path: Path) -> No
     assert cells[1].split("\t")[:2] == ["3", "组织类型"]
     shot(page, "upload-report")
     assert isinstance(world, World)
+
+
+def test_project_progress_dashboard_and_report_download(page, live, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import openpyxl
+
+    from api.services import auth, pairings
+    from models import Demand, Organization
+
+    world, base = live
+    with Session(world.engine) as session:
+        demand = session.exec(select(Demand).where(Demand.ref == "WQ-1")).one()
+        org = session.exec(select(Organization).where(Organization.credit_code == world.codes["A"])).one()
+        admin = auth.get_user(session, "admin")
+        pairings.decide(session, scope=auth.Scope.of(admin), user=admin, demand=demand, org=org, decision="approve",
+                        clock=world.clock)
+        session.commit()
+
+    # The organization reports progress from its portal.
+    login(page, base, "orga")
+    page.wait_for_url(f"{base}/org")
+    page.click("table.projects a.button")
+    page.fill("input[name=funds_in]", "2.5")
+    page.fill("input[name=beneficiaries]", "36")
+    page.fill("textarea[name=note]", "首次义诊，36位老人体检")
+    page.click("form.progress-form button[type=submit]")
+    page.wait_for_selector("p.ok")
+    assert "2.50" in page.locator(".funds-in").inner_text()
+    page.click("header form button")  # log out
+
+    # Staff see it on the dashboard, drawn with Chinese text in the charts.
+    login(page, base, "wangqing")
+    page.wait_for_url(f"{base}/staff/queue")
+    page.goto(f"{base}/staff/dashboard")
+    charts = page.locator("svg.chart")
+    assert charts.count() == 3
+    assert "在办需求" in charts.nth(0).inner_html()
+    assert page.locator(".kpi strong").nth(2).inner_text() == "1"  # one project
+    assert page.evaluate("document.fonts.check('14px \"Noto Sans CJK SC\"', '在办需求')")
+    shot(page, "staff-dashboard")
+
+    # ... and download the half-year's progress list from the reports page.
+    page.goto(f"{base}/staff/reports")
+    page.select_option("select[name=kind]", "progress")
+    page.select_option("select[name=period]", "2026H2")
+    with page.expect_download() as info:
+        page.click("form.filters button[type=submit]")
+    target = tmp_path / "progress.xlsx"
+    info.value.save_as(target)
+    assert info.value.suggested_filename == "汪清县_项目进展清单_2026H2.xlsx"
+    ws = openpyxl.load_workbook(target).active
+    assert ws["A1"].value == "汪清县社会组织参与乡村振兴行动项目进展清单（2026年下半年）"
+    assert [ws.cell(row=4, column=c).value for c in (5, 9, 10, 11, 12)] == [
+        "汪清县仁爱医院", "实施中", 2.5, 36, "首次义诊，36位老人体检"]
