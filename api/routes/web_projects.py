@@ -174,8 +174,8 @@ def staff_dashboard(request: Request, session: SessionDep, user: OptionalUser) -
     staff = _staff(user)
     board = dashboard.build(session, auth.Scope.of(staff), request.app.state.regions, today_of(request))
     overdue = projects.overdue_projects(session, auth.Scope.of(staff), today_of(request))
-    return render(request, "dashboard.html", staff, d=board, charts=dashboard.charts(board), overdue=overdue[:30],
-                  **_ctx(request))
+    return render(request, "dashboard.html", staff, d=board, charts=dashboard.charts(board), overdue=overdue[:15],
+                  overdue_total=len(overdue), **_ctx(request))
 
 
 # -- the organization ---------------------------------------------------------------------------
@@ -211,6 +211,31 @@ def org_progress(request: Request, session: SessionDep, user: OptionalUser, proj
     audit.record(session, "project_progress", actor=user, ip=_ip(request), target=f"项目{project.id}",
                  detail={"report": report.id, "status": report.status}, clock=request.app.state.clock)
     request.session["flash"] = "进展已提交，谢谢！"
+    return RedirectResponse(request.url_for("org_project", project_id=project.id), 303)
+
+
+@router.post("/org/projects/{project_id}/plan", name="org_plan", dependencies=[CsrfChecked])
+def org_plan(request: Request, session: SessionDep, user: OptionalUser, project_id: int,
+             planned_funds: Annotated[str, Form(max_length=20)] = "",
+             planned_beneficiaries: Annotated[str, Form(max_length=20)] = "",
+             start_date: Annotated[str, Form(max_length=20)] = "",
+             planned_end: Annotated[str, Form(max_length=20)] = "") -> Response:
+    if user is None or user.role != "org":
+        raise Forbidden("请以社会组织账号登录")
+    scope = auth.Scope.of(user)
+    project = projects.get_project(session, scope, min(project_id, 2**31 - 1))
+    changes = {"planned_funds": planned_funds, "planned_beneficiaries": planned_beneficiaries,
+               "planned_end": planned_end, **({"start_date": start_date} if start_date else {})}
+    try:
+        projects.update_plan(session, scope=scope, user=user, project=project, changes=changes,
+                             clock=request.app.state.clock)
+        session.flush()
+    except AppError as err:
+        session.rollback()
+        return _project_page(request, session, user, project, "org_project.html", err.status_code, err.message)
+    audit.record(session, "project_plan", actor=user, ip=_ip(request), target=f"项目{project.id}",
+                 detail={"fields": sorted(changes)}, clock=request.app.state.clock)
+    request.session["flash"] = "项目计划已保存"
     return RedirectResponse(request.url_for("org_project", project_id=project.id), 303)
 
 

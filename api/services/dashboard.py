@@ -136,7 +136,7 @@ def _gaps(session: Session, scope: Scope, regions: RegionIndex, open_cells: dict
             for (county, action), n in open_cells.items()
             if without.get((county, action), 0) > 0 or project_cells.get((county, action), 0) == 0]
     gaps.sort(key=lambda g: (-g.without_candidates, -g.open_demands, g.county, g.action))
-    return gaps[:40]
+    return gaps[:15]
 
 
 # -- charts -------------------------------------------------------------------------------------

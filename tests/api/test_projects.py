@@ -217,3 +217,23 @@ def test_the_organization_reports_from_its_pages(world: World) -> None:
         p = session.get(Project, pid)
         assert p is not None and (p.funds_in, p.beneficiaries, p.reports_count) == (0.8, 12, 1)
         assert projects.is_overdue(p, world.clock().date()) is False
+
+
+def test_the_organization_sets_its_plan_and_staff_corrections_need_a_reason(world: World) -> None:
+    pid = approve(world)
+    c = world.web_login("orga")
+    page = c.get(f"/org/projects/{pid}")
+    r = c.post(f"/org/projects/{pid}/plan", data={"planned_funds": "12.5", "planned_beneficiaries": "200",
+                                                  "start_date": "2026-10-01", "planned_end": "2027-03-31",
+                                                  "csrf_token": page_csrf(page.text)}, follow_redirects=False)
+    assert r.status_code == 303
+    bad = c.post(f"/org/projects/{pid}/plan", data={"planned_end": "2026-01-01", "csrf_token": page_csrf(page.text)})
+    assert bad.status_code == 422 and "计划完成日期不能早于开始日期" in bad.text
+    h = world.token("wangqing")
+    assert world.client().patch(f"/api/v1/projects/{pid}", headers=h, json={"planned_funds": 10}).status_code == 422
+    r = world.client().patch(f"/api/v1/projects/{pid}", headers=h, json={"planned_funds": 10, "reason": "按协议更正"})
+    p = r.json()
+    assert (p["planned_funds"], p["planned_beneficiaries"], p["start_date"], p["planned_end"]) == (
+        10, 200, "2026-10-01", "2027-03-31")
+    assert [(ch["field"], ch["old"], ch["new"], ch["who"]) for ch in p["changes"]][-1] == (
+        "计划投入（万元）", "12.5", "10.0", "wangqing")
