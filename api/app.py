@@ -11,14 +11,16 @@ from typing import ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from api.db import create_tables, make_engine
 from api.errors import AppError
+from api.limits import LOGIN_PATHS, UPLOAD_PATHS, BodyLimit, RateLimit, Rule
 from api.routes import api_projects, api_v1, web, web_projects
+from api.services.auth import PasswordChangeRequired
 from api.services.importer import ImportRejected
 from api.settings import Settings, get_settings
 from matcher import Matcher
@@ -54,10 +56,15 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
     app.state.matcher = shared_matcher
     app.state.regions = matcher.regions if matcher else RegionIndex.default()
 
-    app.add_middleware(SecurityHeaders)
     app.add_middleware(IdleTimeout, idle_seconds=settings.session_idle_minutes * 60, clock=clock)
     app.add_middleware(SessionMiddleware, secret_key=app.state.secret, session_cookie="duijie_session",
                        same_site="lax", https_only=settings.https_only_cookies, max_age=12 * 3600)
+    app.add_middleware(RateLimit, clock=clock, rules=[
+        Rule("login", LOGIN_PATHS, settings.login_rate_per_minute),
+        Rule("upload", UPLOAD_PATHS, settings.upload_rate_per_minute)])
+    app.add_middleware(BodyLimit, max_body=settings.max_body_kb * 1024,
+                       max_upload=settings.max_upload_mb * 2**20 + 256 * 1024)  # room for the multipart envelope
+    app.add_middleware(SecurityHeaders)  # the last added runs first: every response has the headers
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.include_router(api_v1.router)
     app.include_router(api_projects.router)
@@ -98,6 +105,8 @@ def _wants_html(request: Request) -> bool:
 
 
 async def _app_error(request: Request, exc: AppError) -> Response:
+    if isinstance(exc, PasswordChangeRequired) and not request.url.path.startswith("/api/"):
+        return RedirectResponse("/account/password", 303)
     if _wants_html(request):
         return web.error_page(request, exc.status_code, exc.message)
     details = []

@@ -292,6 +292,37 @@ def export_report(
 
 
 @app.command()
+def backup(out: Annotated[Path, typer.Option("--out", help="备份文件（SQLite 数据库文件或 pg_dump 文件）")]) -> None:
+    """备份数据库：应用运行时也可进行，得到一致的快照。"""
+    from api.services import backup as snapshots
+
+    try:
+        snap = snapshots.backup(get_settings().database_url, out)
+    except AppError as err:
+        _fail(err)
+        return
+    typer.echo(f"已备份到 {snap.path}（{snap.kind}，{snap.size / 2**20:.1f} MB）："
+               f"社会组织{snap.rows.get('organization', 0)}个，需求{snap.rows.get('demand', 0)}个，"
+               f"推荐{snap.rows.get('recommendation', 0)}条，帮扶项目{snap.rows.get('project', 0)}个")
+
+
+@app.command()
+def restore(file: Path, yes: Annotated[bool, typer.Option("--yes", help="确认覆盖当前数据库")] = False) -> None:
+    """从备份恢复数据库（覆盖现有数据；请先停止网站与定时任务）。"""
+    from api.services import backup as snapshots
+
+    if not yes:
+        typer.confirm("恢复将覆盖当前数据库中的全部数据，是否继续？", abort=True)
+    try:
+        rows = snapshots.restore(get_settings().database_url, file)
+    except AppError as err:
+        _fail(err)
+        return
+    typer.echo(f"已从 {file} 恢复：社会组织{rows.get('organization', 0)}个，需求{rows.get('demand', 0)}个，"
+               f"推荐{rows.get('recommendation', 0)}条，帮扶项目{rows.get('project', 0)}个")
+
+
+@app.command()
 def demo(
     out_dir: Annotated[Path | None, typer.Option(help="演示文件目录")] = None,
     organizations: int = 320,
@@ -380,7 +411,7 @@ def user_add(
             organization = find_organization(session, org) if org else None
             user = auth.create_user(session, username=username, password=password, role=role,
                                     region_code=auth.resolve_region(regions, role, region), organization=organization,
-                                    regions=regions)
+                                    regions=regions, policy=auth.AccountPolicy.of(get_settings()))
             from api.services import audit
 
             audit.record(session, "account_create", username="命令行", ip="cli", target=username,
@@ -391,6 +422,45 @@ def user_add(
         return
     typer.echo(f"已创建账号 {label.username}（{label.role_label}{'，' + label.region_name if label.region_name else ''}"
                f"{'，' + (organization.name if organization else '') if organization else ''}）")
+
+
+def _account_change(username: str, action: str) -> str | None:
+    from api.services import audit, auth
+
+    try:
+        with session_scope(_engine()) as session:
+            user = auth.get_user(session, username)
+            secret = None
+            if action == "password_reset":
+                secret = auth.reset_password(session, user)
+            else:
+                user.is_active = action == "account_enable"
+                session.add(user)
+            audit.record(session, action, username="命令行", ip="cli", target=username)
+    except AppError as err:
+        _fail(err)
+    return secret
+
+
+@user_app.command("disable")
+def user_disable(username: str) -> None:
+    """停用账号（其令牌和登录会话随即失效）。"""
+    _account_change(username, "account_disable")
+    typer.echo(f"已停用账号 {username}")
+
+
+@user_app.command("enable")
+def user_enable(username: str) -> None:
+    """重新启用账号。"""
+    _account_change(username, "account_enable")
+    typer.echo(f"已启用账号 {username}")
+
+
+@user_app.command("reset-password")
+def user_reset_password(username: str) -> None:
+    """重置为随机密码（下次登录须修改），并解除锁定。"""
+    password = _account_change(username, "password_reset")
+    typer.echo(f"账号 {username} 的新初始密码：{password}（登录后须修改）")
 
 
 @user_app.command("list")

@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from api.db import session_scope
 from api.errors import Unauthorized
-from api.services.auth import Scope, user_from_token
+from api.services.auth import PasswordChangeRequired, Scope, user_from_token
 from matcher import Matcher
 from models import User
 
@@ -34,18 +34,23 @@ def get_matcher(request: Request) -> Matcher:
 MatcherDep = Annotated[Matcher, Depends(get_matcher)]
 
 
+# What an account that must change its initial password may still reach.
+PASSWORD_CHANGE_PATHS = frozenset({"/api/v1/me", "/api/v1/me/password", "/account/password", "/logout"})
+
+
 def optional_user(request: Request, session: SessionDep, token: Annotated[str | None, Depends(oauth2)]) -> User | None:
     """The bearer token's user (API) or the session cookie's (web pages)."""
     if token:
         user = user_from_token(session, token, request.app.state.secret)
         if user is None:
             raise Unauthorized("登录已过期或令牌无效，请重新登录")
-        return user
-    uid = request.session.get("uid") if "session" in request.scope else None
-    if uid is None:
-        return None
-    user = session.get(User, uid)
-    return user if user is not None and user.is_active else None
+    else:
+        uid = request.session.get("uid") if "session" in request.scope else None
+        found = session.get(User, uid) if uid is not None else None
+        user = found if found is not None and found.is_active else None
+    if user is not None and user.must_change_password and request.url.path not in PASSWORD_CHANGE_PATHS:
+        raise PasswordChangeRequired("首次登录须先修改初始密码")
+    return user
 
 
 OptionalUser = Annotated[User | None, Depends(optional_user)]

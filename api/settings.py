@@ -20,6 +20,12 @@ class Settings(BaseSettings):
     secret_key: str | None = None
     secret_file: str = ".duijie_secret"
     session_idle_minutes: int = 30
+    password_min_length: int = 10
+    max_failed_logins: int = 5  # then the account is locked for lockout_minutes
+    lockout_minutes: int = 15
+    login_rate_per_minute: int = 10  # login attempts per client address
+    upload_rate_per_minute: int = 6  # uploads per client address
+    max_body_kb: int = 1024  # any request but an upload
     https_only_cookies: bool = False
     max_upload_mb: int = 10
 

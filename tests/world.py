@@ -99,7 +99,9 @@ USERS = [
 
 def build_world(db_url: str, tmp_path: Path, matcher: Matcher) -> World:
     clock = FakeClock()
-    settings = Settings(database_url=db_url, secret_key="test-secret-key", secret_file=str(tmp_path / "s"))
+    # Tests log in far more often than people do; the rate limits have their own test.
+    settings = Settings(database_url=db_url, secret_key="test-secret-key", secret_file=str(tmp_path / "s"),
+                        login_rate_per_minute=0, upload_rate_per_minute=0)
     app = create_app(settings, clock=clock, matcher=matcher)
     engine = app.state.engine
     orgs_file = write_csv(tmp_path / "orgs.csv", list(ORGS.values()))

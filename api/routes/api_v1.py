@@ -11,6 +11,7 @@ import anyio
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi import Path as PathParam
 from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
 from api.deps import CurrentUser, MatcherDep, ScopeDep, SessionDep
@@ -79,7 +80,8 @@ def _region_codes(request: Request, city: str | None, county: str | None) -> tup
 def login_for_token(request: Request, session: SessionDep,
                     form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> TokenOut:
     try:
-        user = auth.authenticate(session, form.username, form.password, clock=request.app.state.clock)
+        user = auth.authenticate(session, form.username, form.password, clock=request.app.state.clock,
+                                 policy=auth.AccountPolicy.of(request.app.state.settings))
     except auth.LoginFailed as err:
         audit.record(session, "login_failure", username=form.username, ip=client_ip(request), target="api",
                      detail={"reason": err.message}, clock=request.app.state.clock)
@@ -93,6 +95,31 @@ def login_for_token(request: Request, session: SessionDep,
 @router.get("/me", tags=["auth"], summary="当前账号")
 def me(request: Request, session: SessionDep, user: CurrentUser) -> dict[str, object]:
     return auth.user_public(user, session, request.app.state.regions).model_dump()
+
+
+class PasswordIn(BaseModel):
+    old_password: str = Field(max_length=128)
+    new_password: str = Field(max_length=128)
+
+
+@router.post("/me/password", tags=["auth"], summary="修改本人密码", status_code=200)
+def change_my_password(request: Request, session: SessionDep, user: CurrentUser, body: PasswordIn) -> dict[str, str]:
+    auth.change_password(session, user, body.old_password, body.new_password,
+                         policy=auth.AccountPolicy.of(request.app.state.settings))
+    audit.record(session, "password_change", actor=user, ip=client_ip(request), target=user.username,
+                 clock=request.app.state.clock)
+    return {"status": "ok"}
+
+
+@router.post("/users/{username}/{action}", tags=["auth"], summary="停用或启用账号（省级管理员）")
+def set_user_active(request: Request, session: SessionDep, user: CurrentUser,
+                    username: Annotated[str, PathParam(max_length=64)],
+                    action: Literal["disable", "enable"]) -> dict[str, object]:
+    target = auth.get_user(session, username)
+    auth.set_active(session, auth.Scope.of(user), target, action == "enable")
+    audit.record(session, f"account_{action}", actor=user, ip=client_ip(request), target=username,
+                 clock=request.app.state.clock)
+    return auth.user_public(target, session, request.app.state.regions).model_dump()
 
 
 # -- organizations ---------------------------------------------------------------------

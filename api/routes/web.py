@@ -113,7 +113,8 @@ def login_page(request: Request, user: OptionalUser, next: str = "") -> HTMLResp
 def login(request: Request, session: SessionDep, username: Annotated[str, Form()], password: Annotated[str, Form()],
           next: Annotated[str, Form()] = "") -> Response:
     try:
-        user = auth.authenticate(session, username.strip(), password, clock=request.app.state.clock)
+        user = auth.authenticate(session, username.strip(), password, clock=request.app.state.clock,
+                                 policy=auth.AccountPolicy.of(request.app.state.settings))
     except AppError as err:
         audit.record(session, "login_failure", username=username.strip(), ip=_ip(request), target="web",
                      detail={"reason": err.message}, clock=request.app.state.clock)
@@ -125,7 +126,7 @@ def login(request: Request, session: SessionDep, username: Annotated[str, Form()
     request.session["uid"] = user.id
     request.session["csrf"] = secrets.token_urlsafe(24)
     request.session["seen"] = request.app.state.clock().timestamp()
-    home = {"org": "/org"}.get(user.role, "/staff/queue")
+    home = "/account/password" if user.must_change_password else {"org": "/org"}.get(user.role, "/staff/queue")
     target = next if next.startswith("/") and not next.startswith("//") else home
     return RedirectResponse(target, 303)
 
@@ -134,6 +135,34 @@ def login(request: Request, session: SessionDep, username: Annotated[str, Form()
 def logout(request: Request) -> Response:
     request.session.clear()
     return RedirectResponse("/", 303)
+
+
+@router.get("/account/password", response_class=HTMLResponse, name="password_page")
+def password_page(request: Request, user: OptionalUser) -> Response:
+    if user is None:
+        return _login_redirect(request)
+    return render(request, "password.html", user, error="")
+
+
+@router.post("/account/password", response_class=HTMLResponse, name="password_change", dependencies=[CsrfChecked])
+def password_change(request: Request, session: SessionDep, user: OptionalUser,
+                    old_password: Annotated[str, Form(max_length=128)],
+                    new_password: Annotated[str, Form(max_length=128)],
+                    confirm: Annotated[str, Form(max_length=128)]) -> Response:
+    if user is None:
+        return _login_redirect(request)
+    try:
+        if new_password != confirm:
+            raise InvalidInput("两次输入的新密码不一致")
+        auth.change_password(session, user, old_password, new_password,
+                             policy=auth.AccountPolicy.of(request.app.state.settings))
+    except AppError as err:
+        session.rollback()
+        return render(request, "password.html", user, error=err.message, status_code=err.status_code)
+    audit.record(session, "password_change", actor=user, ip=_ip(request), target=user.username,
+                 clock=request.app.state.clock)
+    request.session["flash"] = "密码已修改"
+    return RedirectResponse({"org": "/org"}.get(user.role, "/staff/queue"), 303)
 
 
 @router.get("/demand/{county_code}/{ref}", response_class=HTMLResponse, name="demand_page")

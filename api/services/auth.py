@@ -6,6 +6,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from pwdlib import PasswordHash
@@ -14,15 +15,39 @@ from sqlmodel import Session, col, select
 
 from api.errors import Conflict, Forbidden, InvalidInput, NotFound
 from matcher.regions import RegionIndex
+from matcher.resources import data_dir
 from models import Demand, Organization, User
 from models.base import utcnow
 from models.user import ROLE_LABELS, ROLES, UserPublic
 
 Clock = Callable[[], datetime]
 _hasher = PasswordHash.recommended()  # argon2id
-MAX_FAILED_LOGINS = 5
-LOCKOUT = timedelta(minutes=15)
 TOKEN_MAX_AGE_S = 8 * 3600
+
+
+@dataclass(frozen=True)
+class AccountPolicy:
+    """Password and lockout rules (DUIJIE_PASSWORD_MIN_LENGTH, DUIJIE_MAX_FAILED_LOGINS,
+    DUIJIE_LOCKOUT_MINUTES)."""
+
+    min_length: int = 10
+    max_failed_logins: int = 5
+    lockout_minutes: int = 15
+
+    @classmethod
+    def of(cls, settings: object) -> AccountPolicy:
+        return cls(getattr(settings, "password_min_length", 10), getattr(settings, "max_failed_logins", 5),
+                   getattr(settings, "lockout_minutes", 15))
+
+
+DEFAULT_POLICY = AccountPolicy()
+
+
+@lru_cache(maxsize=1)
+def common_passwords() -> frozenset[str]:
+    path = data_dir() / "common_passwords.txt"
+    return frozenset(line.strip().lower() for line in path.read_text(encoding="utf-8").splitlines()
+                     if line.strip() and not line.startswith("#"))
 
 
 def hash_password(password: str) -> str:
@@ -36,17 +61,22 @@ def verify_password(password: str, password_hash: str) -> bool:
         return False
 
 
-def check_password_rules(password: str, username: str) -> None:
-    if len(password) < 8:
-        raise InvalidInput("密码至少8位")
-    if password.lower() == username.lower():
-        raise InvalidInput("密码不能与用户名相同")
+def check_password_rules(password: str, username: str, policy: AccountPolicy = DEFAULT_POLICY) -> None:
+    if len(password) < policy.min_length:
+        raise InvalidInput(f"密码至少{policy.min_length}位")
+    if len(password) > 128:
+        raise InvalidInput("密码不能超过128位")
+    lowered = password.lower()
+    if username and username.lower() in lowered:
+        raise InvalidInput("密码不能包含用户名")
+    if lowered in common_passwords() or len(set(password)) <= 2:
+        raise InvalidInput("密码过于常见或简单，请换一个（可用几个词加数字组成的长密码）")
 
 
 def create_user(session: Session, *, username: str, password: str, role: str,
                 region_code: str | None = None, organization: Organization | None = None,
                 display_name: str = "", email: str | None = None, regions: RegionIndex,
-                must_change_password: bool = False) -> User:
+                must_change_password: bool = False, policy: AccountPolicy = DEFAULT_POLICY) -> User:
     if role not in ROLES:
         raise InvalidInput(f"角色应为{'、'.join(ROLES)}之一")
     if session.exec(select(User).where(User.username == username)).first() is not None:
@@ -57,7 +87,7 @@ def create_user(session: Session, *, username: str, password: str, role: str,
         raise InvalidInput("县区工作人员须指定所在县（市、区）")
     if role == "org" and organization is None:
         raise InvalidInput("社会组织账号须指定统一社会信用代码")
-    check_password_rules(password, username)
+    check_password_rules(password, username, policy)
     user = User(username=username, password_hash=hash_password(password), role=role,
                 region_code=region_code if role in ("city", "county") else None,
                 organization_id=organization.id if organization else None,
@@ -95,7 +125,8 @@ class LoginLocked(InvalidInput):
     status_code = 429
 
 
-def authenticate(session: Session, username: str, password: str, *, clock: Clock = utcnow) -> User:
+def authenticate(session: Session, username: str, password: str, *, clock: Clock = utcnow,
+                 policy: AccountPolicy = DEFAULT_POLICY) -> User:
     """The user, or LoginFailed / LoginLocked. Repeated failures lock the account for a while."""
     user = session.exec(select(User).where(User.username == username)).first()
     now = clock()
@@ -103,12 +134,12 @@ def authenticate(session: Session, username: str, password: str, *, clock: Clock
         verify_password(password, _DUMMY_HASH)  # same cost whether or not the name exists
         raise LoginFailed("用户名或密码错误")
     if user.locked_until is not None and user.locked_until > now:
-        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
+        minutes = max(1, -(-int((user.locked_until - now).total_seconds()) // 60))  # rounded up
         raise LoginLocked(f"登录失败次数过多，请{minutes}分钟后再试")
     if not verify_password(password, user.password_hash):
         user.failed_logins += 1
-        if user.failed_logins >= MAX_FAILED_LOGINS:
-            user.locked_until = now + LOCKOUT
+        if user.failed_logins >= policy.max_failed_logins:
+            user.locked_until = now + timedelta(minutes=policy.lockout_minutes)
             user.failed_logins = 0
         session.add(user)
         session.flush()
@@ -124,6 +155,47 @@ def authenticate(session: Session, username: str, password: str, *, clock: Clock
 
 
 _DUMMY_HASH = hash_password("duijie-timing-equaliser")
+
+
+class PasswordChangeRequired(Forbidden):
+    code = "password_change_required"
+
+
+def change_password(session: Session, user: User, old: str, new: str, *, policy: AccountPolicy = DEFAULT_POLICY
+                    ) -> None:
+    """The account's own password change: the old one proves it is the owner."""
+    if not verify_password(old, user.password_hash):
+        raise InvalidInput("原密码不正确")
+    if old == new:
+        raise InvalidInput("新密码不能与原密码相同")
+    check_password_rules(new, user.username, policy)
+    user.password_hash = hash_password(new)
+    user.must_change_password = False
+    session.add(user)
+    session.flush()
+
+
+def set_active(session: Session, scope: Scope, user: User, active: bool) -> User:
+    """An administrator disables (or re-enables) an account; its tokens and sessions stop working."""
+    if scope.role != "province":
+        raise Forbidden("只有省级管理员可以停用或启用账号")
+    if scope.user_id == user.id and not active:
+        raise Conflict("不能停用自己的账号")
+    user.is_active = active
+    session.add(user)
+    session.flush()
+    return user
+
+
+def reset_password(session: Session, user: User) -> str:
+    """A new random password the account must change at its next login."""
+    password = new_password()
+    user.password_hash = hash_password(password)
+    user.must_change_password = True
+    user.failed_logins, user.locked_until = 0, None
+    session.add(user)
+    session.flush()
+    return password
 
 
 # -- tokens ----------------------------------------------------------------------------
@@ -146,7 +218,7 @@ def user_from_token(session: Session, token: str, secret: str) -> User | None:
 
 
 def new_password() -> str:
-    return secrets.token_urlsafe(9)
+    return secrets.token_urlsafe(12)
 
 
 # -- scope -----------------------------------------------------------------------------

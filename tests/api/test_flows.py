@@ -173,7 +173,7 @@ def test_lockout_after_repeated_failures_and_cool_down(world: World) -> None:
         assert r.json()["error"]["message"] == "用户名或密码错误"
     r = client.post("/api/v1/auth/token", data={"username": "wangqing", "password": PASSWORD})
     assert r.status_code == 429
-    assert r.json()["error"]["message"] == "登录失败次数过多，请16分钟后再试"
+    assert r.json()["error"]["message"] == "登录失败次数过多，请15分钟后再试"
     world.clock.advance(minutes=16)
     assert client.post("/api/v1/auth/token", data={"username": "wangqing", "password": PASSWORD}).status_code == 200
 
