@@ -77,3 +77,31 @@ def test_web_login_failure_and_decisions_are_recorded(world: World) -> None:
     csrf = page_csrf(client.get("/login").text)
     client.post("/login", data={"username": "nobody", "password": "x", "csrf_token": csrf})
     assert trail(world)[-1] == ("login_failure", "nobody", "web")
+
+
+def test_project_and_account_actions_are_recorded(world: World) -> None:
+    from models.audit import ACTION_LABELS
+
+    client, a = world.client(), world.codes["A"]
+    h_staff, h_org, h_admin = world.token("wangqing"), world.token("orga"), world.token("admin")
+    client.post("/api/v1/pairings/decisions", headers=h_staff,
+                json={"demand_ref": "WQ-1", "credit_code": a, "decision": "approve"})
+    pid = client.get("/api/v1/projects", headers=h_staff).json()[0]["id"]
+    client.patch(f"/api/v1/projects/{pid}", headers=h_org, json={"planned_funds": 3})
+    rid = client.post(f"/api/v1/projects/{pid}/progress", headers=h_org, json={
+        "report_date": "2026-11-29", "status": "已完成", "funds_in": 1, "beneficiaries": 9}).json()["id"]
+    client.patch(f"/api/v1/progress/{rid}", headers=h_staff, json={"beneficiaries": 19, "reason": "补录"})
+    client.post(f"/api/v1/projects/{pid}/village-confirmation", headers=h_staff, json={"rating": 4})
+    client.post(f"/api/v1/projects/{pid}/case", headers=h_staff, json={"story": "义诊进村，老人在家门口看上了病。" * 2})
+    client.get("/api/v1/reports/results", headers=h_staff, params={"period": "2026H2"})
+    client.post("/api/v1/me/password", headers=h_org, json={"old_password": PASSWORD, "new_password": "songhua-jiang-9"})
+    client.post("/api/v1/users/orgb/disable", headers=h_admin)
+    client.post("/api/v1/users/orgb/enable", headers=h_admin)
+    recorded = [(action, user) for action, user, _t in trail(world) if not action.startswith("login")]
+    assert recorded == [
+        ("pairing_decision", "wangqing"), ("project_plan", "orga"), ("project_progress", "orga"),
+        ("project_correct", "wangqing"), ("village_confirm", "wangqing"), ("project_case", "wangqing"),
+        ("export", "wangqing"), ("password_change", "orga"), ("account_disable", "admin"),
+        ("account_enable", "admin"),
+    ]
+    assert {action for action, _ in recorded} <= set(ACTION_LABELS)  # every action has its Chinese label

@@ -67,3 +67,22 @@ def test_broken_csv_quoting(engine: Engine, tmp_path: Path) -> None:
     path.write_text(buf.getvalue(), encoding="utf-8")
     err = rejected(engine, path, "orgs")
     assert "CSV格式错误" in err.errors[0].reason or "过长" in err.errors[0].reason
+
+
+@pytest.mark.parametrize("tail", [
+    b"\xff\xfe\x80\x80",  # neither UTF-8 nor GB18030 (0xFF and a lone 0x80 are invalid in both)
+    "延吉市".encode("gb18030") + b"\x81",  # GB18030 cut in the middle of a character
+])
+def test_malformed_encodings_are_refused(engine: Engine, tmp_path: Path, tail: bytes) -> None:
+    path = tmp_path / "报名表.csv"
+    head = ",".join(org_row(1)).encode("utf-8") + b"\n" + ",".join(org_row(1).values()).encode("utf-8")
+    path.write_bytes(head + tail + b"\n")
+    assert rejected(engine, path, "orgs").errors[0].reason == "无法识别文件编码：请保存为UTF-8或GBK编码的CSV"
+
+
+def test_very_long_cells_are_named_and_refused(engine: Engine, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "o.csv", [org_row(1, 帮扶能力="很长" * 30_000)])
+    err = rejected(engine, path, "orgs").errors[0]
+    assert (err.row, err.column) == (2, "帮扶能力")
+    assert err.reason.startswith("过长：最多") and "实际60000个" in err.reason
+    assert len(err.value) <= 21  # the report quotes the start, not sixty thousand characters
