@@ -17,9 +17,12 @@ except ImportError:  # pragma: no cover - the dependency is declared; the fallba
 
 
 def top_pairs(
-    left: sp.csr_matrix, right: sp.csr_matrix, top_n: int, *, threads: int = 2
+    left: sp.csr_matrix, right: sp.csr_matrix, top_n: int, *, threads: int = 2,
+    right_t: sp.csr_matrix | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For every row of ``left``, the ``top_n`` rows of ``right`` with the largest dot product.
+    ``right_t`` is ``right.T`` in CSR form when the caller keeps it (transposing a large
+    matrix costs more than multiplying one row by it).
 
     Returns (left index, right index, value) arrays, grouped by left row.
     """
@@ -29,7 +32,7 @@ def top_pairs(
     top_n = min(top_n, right.shape[0])
     if sp_matmul_topn is not None:
         product = sp_matmul_topn(
-            left.tocsr(), right.T.tocsr(), top_n=top_n, threshold=0.0, sort=True,
+            left.tocsr(), right.T.tocsr() if right_t is None else right_t, top_n=top_n, threshold=0.0, sort=True,
             n_threads=threads if threads > 1 else None,
         )
         product = product.tocoo()

@@ -7,14 +7,16 @@ here; the next nightly run restores it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import and_, delete, func, insert
+from sqlalchemy import and_, delete, func, insert, text
 from sqlmodel import Session, col, select
 
 from api.services.matching import demand_record, insert_recommendations, latest_run, org_record
 from api.services.pairings import learning_inputs
 from matcher import Matcher
+from matcher.engine import OrganizationIndex
 from models import Demand, Organization, PendingMatch, Recommendation
 from models.base import utcnow
 
@@ -42,6 +44,33 @@ def pending_count(session: Session) -> int:
     return session.exec(select(func.count()).select_from(PendingMatch)).one()
 
 
+@dataclass
+class _CachedIndex:
+    version: tuple[object, ...]
+    index: OrganizationIndex
+
+
+_indexes: dict[tuple[str, int], _CachedIndex] = {}
+
+
+def organization_index(session: Session, matcher: Matcher) -> OrganizationIndex:
+    """The organizations prepared for matching, kept in this process (the scheduler's) while no
+    organization is added, changed or withdrawn: a new demand then costs milliseconds."""
+    version = tuple(session.execute(select(func.count(), func.max(Organization.updated_at), func.max(Organization.id))
+                                    .where(Organization.status == "active")).one())
+    key = (str(session.get_bind().url), id(matcher))
+    cached = _indexes.get(key)
+    if cached is None or cached.version != version:
+        records = [org_record(o) for o in session.exec(select(Organization).where(Organization.status == "active"))]
+        cached = _indexes[key] = _CachedIndex(version, matcher.index_organizations(records))
+    return cached.index
+
+
+# Of the other side, only the best-scoring few can take the new record into their own top k;
+# their current k-th scores are read in one query. The nightly full run re-checks everyone.
+OTHER_SIDE_CANDIDATES = 200
+
+
 def match_pending(session: Session, matcher: Matcher, *, today: date | None = None) -> dict[str, int]:
     pending = list(session.exec(select(PendingMatch).order_by(col(PendingMatch.id))).all())
     if not pending:
@@ -54,19 +83,22 @@ def match_pending(session: Session, matcher: Matcher, *, today: date | None = No
     demand_ids = sorted({p.record_id for p in pending if p.kind == "demand"})
     org_ids = sorted({p.record_id for p in pending if p.kind == "organization"})
     learned = learning_inputs(session).keyed()
+    k = matcher.config.top_k
     touched_demands: set[int] = set(demand_ids)
     touched_orgs: set[int] = set(org_ids)
 
     if demand_ids:
-        orgs = [org_record(o) for o in session.exec(select(Organization).where(Organization.status == "active")).all()]
+        index = organization_index(session, matcher)
         for demand_id in demand_ids:
             session.execute(delete(Recommendation).where(Recommendation.run_id == run.id,
                                                          Recommendation.demand_id == demand_id))
             demand = session.get(Demand, demand_id)
             if demand is None or demand.status != "open":
                 continue
-            result = matcher.match(orgs, [demand_record(demand)], **learned, today=today)
-            touched_orgs |= _insert(session, run.id, result.recommendations)  # type: ignore[arg-type]
+            result = matcher.match(index.orgs, [demand_record(demand)], **learned, today=today,
+                                   organization_index=index)
+            recs = _entering(session, run.id, result.recommendations, k, other="organization")  # type: ignore[arg-type]
+            touched_orgs |= _insert(session, run.id, recs)  # type: ignore[arg-type]
     if org_ids:
         demands = [demand_record(d) for d in session.exec(select(Demand).where(Demand.status == "open")).all()]
         for org_id in org_ids:
@@ -76,12 +108,37 @@ def match_pending(session: Session, matcher: Matcher, *, today: date | None = No
             if org is None or org.status != "active":
                 continue
             result = matcher.match([org_record(org)], demands, **learned, today=today)
-            touched_demands |= {int(r.demand_key) for r in result.recommendations}
-            _insert(session, run.id, result.recommendations)  # type: ignore[arg-type]
+            recs = _entering(session, run.id, result.recommendations, k, other="demand")  # type: ignore[arg-type]
+            touched_demands |= {int(r.demand_key) for r in recs}
+            _insert(session, run.id, recs)  # type: ignore[arg-type]
     session.flush()
-    _rerank(session, run.id, matcher.config.top_k, demand_ids=touched_demands, org_ids=touched_orgs)  # type: ignore[arg-type]
+    _rerank(session, run.id, k, demand_ids=touched_demands, org_ids=touched_orgs)  # type: ignore[arg-type]
     session.execute(delete(PendingMatch).where(col(PendingMatch.id).in_(ids)))
     return {"demands": len(demand_ids), "organizations": len(org_ids)}
+
+
+def _entering(session: Session, run_id: int, recs: list, k: int, *, other: str) -> list:  # type: ignore[type-arg]
+    """The pairs worth storing: the new record's own list, and the pairs that beat the k-th
+    entry of the other side's list (or fill a list shorter than k)."""
+    own_rank = "demand_rank" if other == "organization" else "organization_rank"
+    other_key = "organization_key" if other == "organization" else "demand_key"
+    keep = [r for r in recs if getattr(r, own_rank)]
+    contenders = sorted((r for r in recs if not getattr(r, own_rank)), key=lambda r: -r.score)
+    contenders = contenders[:OTHER_SIDE_CANDIDATES]
+    if not contenders:
+        return keep
+    column = Recommendation.organization_id if other == "organization" else Recommendation.demand_id
+    rank = Recommendation.organization_rank if other == "organization" else Recommendation.demand_rank
+    wanted = [int(getattr(r, other_key)) for r in contenders]
+    kth = {row[0]: (row[1], row[2]) for row in session.execute(
+        select(column, func.count(), func.min(Recommendation.score))
+        .where(Recommendation.run_id == run_id, col(rank).is_not(None), col(column).in_(wanted))
+        .group_by(column)).all()}
+    for r in contenders:
+        n, lowest = kth.get(int(getattr(r, other_key)), (0, 0.0))
+        if n < k or r.score > lowest:
+            keep.append(r)
+    return keep
 
 
 def _insert(session: Session, run_id: int, recs: list) -> set[int]:  # type: ignore[type-arg]
@@ -93,22 +150,27 @@ def _insert(session: Session, run_id: int, recs: list) -> set[int]:  # type: ign
 
 
 def _rerank(session: Session, run_id: int, k: int, *, demand_ids: set[int], org_ids: set[int]) -> None:
-    """Ranks 1..k by score within each touched list; rows in no list are dropped."""
-    for demand_id in demand_ids:
-        rows = session.exec(select(Recommendation).where(Recommendation.run_id == run_id,
-                                                         Recommendation.demand_id == demand_id)
-                            .order_by(col(Recommendation.score).desc(), col(Recommendation.id))).all()
-        for i, row in enumerate(rows):
-            row.demand_rank = i + 1 if i < k else None
-            session.add(row)
-    for org_id in org_ids:
-        rows = session.exec(select(Recommendation).where(Recommendation.run_id == run_id,
-                                                         Recommendation.organization_id == org_id)
-                            .order_by(col(Recommendation.score).desc(), col(Recommendation.id))).all()
-        for i, row in enumerate(rows):
-            row.organization_rank = i + 1 if i < k else None
-            session.add(row)
-    session.flush()
+    """Ranks 1..k by score within each touched list; rows in no list are dropped. One read and
+    one batched update per side, however many lists were touched."""
+    for ids, column, rank_name in ((demand_ids, "demand_id", "demand_rank"),
+                                   (org_ids, "organization_id", "organization_rank")):
+        owner = getattr(Recommendation, column)
+        ranks: list[dict[str, int | None]] = []
+        chunk = sorted(ids)
+        for start in range(0, len(chunk), 500):  # keep IN lists short on every database
+            rows = session.execute(
+                select(Recommendation.id, owner, Recommendation.score, getattr(Recommendation, rank_name))
+                .where(Recommendation.run_id == run_id, col(owner).in_(chunk[start:start + 500]))
+                .order_by(owner, col(Recommendation.score).desc(), col(Recommendation.id))).all()
+            position: dict[int, int] = {}
+            for rec_id, owner_id, _score, current in rows:
+                i = position.get(owner_id, 0)
+                position[owner_id] = i + 1
+                new = i + 1 if i < k else None
+                if new != current:
+                    ranks.append({"rid": rec_id, "r": new})
+        if ranks:
+            session.execute(text(f"UPDATE recommendation SET {rank_name} = :r WHERE id = :rid"), ranks)
     session.execute(delete(Recommendation).where(
         Recommendation.run_id == run_id, and_(col(Recommendation.demand_rank).is_(None),
                                               col(Recommendation.organization_rank).is_(None))))

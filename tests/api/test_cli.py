@@ -166,7 +166,7 @@ def test_user_add_and_list(cli_env: str, tmp_path: Path) -> None:
     assert bad.exit_code == 1
     assert "无法识别的县（市、区）：火星县" in bad.output
     short = runner.invoke(app, ["user", "add", "y", "--role", "province", "--password", "short"])
-    assert "密码至少8位" in short.output
+    assert "密码至少10位" in short.output
     listing = invoke("user", "list")
     assert [line.split()[0] for line in listing.strip().splitlines()] == [org_row(1)["统一社会信用代码"], "yb", "wq"]
 

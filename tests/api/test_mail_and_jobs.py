@@ -20,7 +20,7 @@ from aiosmtpd.controller import Controller
 from sqlmodel import Session, select
 
 from api.services.jobs import Jobs, build_scheduler, slot_of
-from models import JobRun, MatchRun, OutboxMessage, PendingMatch, Recommendation, User
+from models import Demand, JobRun, MatchRun, OutboxMessage, PendingMatch, Recommendation, User
 from tests.world import World
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -259,3 +259,49 @@ def test_scheduler_defaults_survive_downtime(world: World, smtp_port: int) -> No
 ])
 def test_slot_of(utc: datetime, expected: str) -> None:
     assert slot_of(utc, "07:30", "Asia/Shanghai") == expected
+
+
+def test_incremental_lists_stay_ranked_and_full(world: World) -> None:
+    """After a new demand is matched alone, every list is ranked 1..k by score, and an
+    organization whose list is full takes the demand only when it beats its k-th."""
+    from api.services.incremental import match_pending
+    from api.services.matching import run_rematch
+    from matcher import MatchConfig, Matcher
+
+    matcher = Matcher(MatchConfig(top_k=2))
+    with Session(world.engine) as session:
+        run_id = run_rematch(session, matcher).id
+        session.commit()
+    with Session(world.engine) as session:
+        before = {(r.organization_id, r.demand_id): r.score for r in session.exec(
+            select(Recommendation).where(Recommendation.run_id == run_id,
+                                         Recommendation.organization_rank.is_not(None))).all()}
+    client, h = world.client(), world.token("wangqing")
+    body = {"ref": "WQ-8", "city": "延边州", "county": "汪清县", "title": "老人义诊",
+            "description": "为空巢老人义诊体检，送常用药上门", "contact_name": "李书记", "contact_phone": "13704339997"}
+    assert client.post("/api/v1/demands", headers=h, json=body).status_code == 201
+    with Session(world.engine) as session:
+        match_pending(session, matcher)
+        session.commit()
+        rows = session.exec(select(Recommendation).where(Recommendation.run_id == run_id)).all()
+        new_id = session.exec(select(Demand.id).where(Demand.ref == "WQ-8")).one()
+    by_org: dict[int, list] = {}
+    by_demand: dict[int, list] = {}
+    for r in rows:
+        if r.organization_rank:
+            by_org.setdefault(r.organization_id, []).append(r)
+        if r.demand_rank:
+            by_demand.setdefault(r.demand_id, []).append(r)
+        assert r.organization_rank or r.demand_rank  # no row outside every list
+    for lists in (by_org, by_demand):
+        for items in lists.values():
+            assert len(items) <= 2
+    for org_id, items in by_org.items():
+        ranked = sorted(items, key=lambda r: r.organization_rank)
+        assert [r.organization_rank for r in ranked] == list(range(1, len(ranked) + 1))
+        assert [r.score for r in ranked] == sorted((r.score for r in ranked), reverse=True)
+        old = sorted((s for (o, _d), s in before.items() if o == org_id), reverse=True)
+        new = [r for r in ranked if r.demand_id == new_id]
+        if new and len(old) == 2:
+            assert new[0].score > old[1]  # it displaced the old second
+    assert by_demand[new_id]
