@@ -398,12 +398,13 @@ def simulate_history(session: Session, matcher_regions: RegionIndex, *, today: A
             if status == "in_progress" and rng.random() < 0.02:
                 status = "stopped"
             people = min(people + rng.randint(5, 80), (project.planned_beneficiaries or 100) * 2)
+            funds = round(rng.uniform(0.1, min(project.planned_funds or 5, 40) / 2), 2)
             note = rng.choice(NOTES.get(project.action, NOTES["扶弱济困"])).format(
-                skill=rng.choice(SKILLS), n=rng.randint(5, 120), m=round(rng.uniform(0.5, 30), 1),
-                group=rng.choice(GROUPS), product=rng.choice(PRODUCTS))
+                skill=rng.choice(SKILLS), n=rng.randint(5, 120), m=funds, group=rng.choice(GROUPS),
+                product=rng.choice(PRODUCTS))
             session.add(projects.ProgressReport(
                 project_id=project.id, report_date=day, status=status,  # type: ignore[arg-type]
-                funds_in=round(rng.uniform(0.1, (project.planned_funds or 5) / 2), 2), beneficiaries=people,
+                funds_in=funds, beneficiaries=people,
                 note=note, created_at=datetime.combine(day, datetime.min.time(), tzinfo=UTC)))
             counts["reports"] += 1
             if status not in LIVE_STATUSES:
