@@ -25,6 +25,10 @@ from matcher.text import Tokenizer, char_text
 Progress = Callable[[str], None]
 
 
+def _funds(orgs: Sequence[OrganizationRecord]) -> np.ndarray:
+    return np.array([np.nan if o.funds is None else o.funds for o in orgs], dtype=np.float64)
+
+
 def _identity(tokens: list[str]) -> list[str]:
     return tokens
 
@@ -130,6 +134,8 @@ class OrganizationIndex:
     reach: reach_mod.ReachTable
     o_aug: sp.csr_matrix
     o_aug_t: sp.csr_matrix
+    funds: np.ndarray
+    positions: dict[str, int]
 
 
 class Matcher:
@@ -199,7 +205,7 @@ class Matcher:
             char_vec, o_char = None, sp.csr_matrix((len(orgs), 0), dtype=np.float32)
         o_cat, reach, o_aug = self._org_side(orgs, o_word, o_char)
         return OrganizationIndex(orgs, tokens, word_vec, char_vec, o_word, o_char, o_cat, reach, o_aug,
-                                 o_aug.T.tocsr())
+                                 o_aug.T.tocsr(), _funds(orgs), {o.key: i for i, o in enumerate(orgs)})
 
     # -- the full match ----------------------------------------------------------------
 
@@ -214,6 +220,7 @@ class Matcher:
         today: date | None = None,
         progress: Progress | None = None,
         organization_index: OrganizationIndex | None = None,
+        other_side_limit: int | None = None,
     ) -> MatchResult:
         """Rank organizations for every open demand and demands for every active organization.
 
@@ -222,7 +229,9 @@ class Matcher:
         maps an organization key to its (approved, rejected) counts, ``organization_ratings``
         to its villages' (mean rating 1–5, number of rated projects). ``today`` drops
         demands whose due date has passed. ``organization_index`` (from ``index_organizations``)
-        stands in for ``organizations`` when matching a few demands against unchanged organizations.
+        stands in for ``organizations`` when matching a few demands against unchanged organizations;
+        ``other_side_limit`` then keeps only that many of the organizations' own list entries (the
+        best-scoring), since one new demand tops nearly every organization's list of one.
         """
         cfg = self.config
         note = progress or (lambda _stage: None)
@@ -322,17 +331,18 @@ class Matcher:
 
         # signals on the shortlist
         c_lon, c_lat = self.regions.county_lonlat()
-        org_funds = np.array([np.nan if o.funds is None else o.funds for o in orgs])
+        org_funds = index.funds if index is not None else _funds(orgs)
         dem_needed = np.array([np.nan if d.funding_needed is None else d.funding_needed for d in dems])
         feedback = organization_feedback or {}
         ratings = organization_ratings or {}
         org_factor = np.ones(len(orgs), dtype=np.float32)
-        for i, o in enumerate(orgs):
-            if o.key in feedback:
-                approved, rejected = feedback[o.key]
+        # Few organizations have a history: walk the histories, not the organizations.
+        positions = index.positions if index is not None else {o.key: i for i, o in enumerate(orgs)}
+        for key, (approved, rejected) in feedback.items():
+            if (i := positions.get(key)) is not None:
                 org_factor[i] += cfg.feedback_weight * (approved - rejected) / (approved + rejected + 2)
-            if o.key in ratings:
-                mean, n = ratings[o.key]
+        for key, (mean, n) in ratings.items():
+            if (i := positions.get(key)) is not None:
                 # 3 of 5 is neutral; one rating counts half, many count fully.
                 org_factor[i] += cfg.rating_weight * (mean - 3.0) / 2.0 * n / (n + 1)
 
@@ -403,6 +413,10 @@ class Matcher:
         chosen_o, rank_o = top_k(o_idx[kept], total[kept], cfg.top_k)
         demand_rank: dict[int, int] = dict(zip(kept[chosen_d].tolist(), rank_d.tolist(), strict=True))
         org_rank: dict[int, int] = dict(zip(kept[chosen_o].tolist(), rank_o.tolist(), strict=True))
+        if other_side_limit is not None and len(org_rank) > other_side_limit:
+            pairs = np.fromiter(org_rank, dtype=np.int64, count=len(org_rank))
+            best = pairs[np.argpartition(-total[pairs], other_side_limit - 1)[:other_side_limit]]
+            org_rank = {int(p): org_rank[int(p)] for p in best}
         lap("ranking")
 
         # explanations for the pairs that made a list

@@ -96,7 +96,7 @@ def match_pending(session: Session, matcher: Matcher, *, today: date | None = No
             if demand is None or demand.status != "open":
                 continue
             result = matcher.match(index.orgs, [demand_record(demand)], **learned, today=today,
-                                   organization_index=index)
+                                   organization_index=index, other_side_limit=OTHER_SIDE_CANDIDATES)
             recs = _entering(session, run.id, result.recommendations, k, other="organization")  # type: ignore[arg-type]
             touched_orgs |= _insert(session, run.id, recs)  # type: ignore[arg-type]
     if org_ids:
@@ -171,6 +171,11 @@ def _rerank(session: Session, run_id: int, k: int, *, demand_ids: set[int], org_
                     ranks.append({"rid": rec_id, "r": new})
         if ranks:
             session.execute(text(f"UPDATE recommendation SET {rank_name} = :r WHERE id = :rid"), ranks)
-    session.execute(delete(Recommendation).where(
-        Recommendation.run_id == run_id, and_(col(Recommendation.demand_rank).is_(None),
-                                              col(Recommendation.organization_rank).is_(None))))
+    # A row can fall out of every list only where a list was re-ranked: look there, by index.
+    for ids, owner in ((demand_ids, Recommendation.demand_id), (org_ids, Recommendation.organization_id)):
+        chunk = sorted(ids)
+        for start in range(0, len(chunk), 500):
+            session.execute(delete(Recommendation).where(
+                Recommendation.run_id == run_id, col(owner).in_(chunk[start:start + 500]),
+                and_(col(Recommendation.demand_rank).is_(None), col(Recommendation.organization_rank).is_(None)))
+                .execution_options(synchronize_session=False))

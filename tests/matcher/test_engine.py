@@ -187,3 +187,17 @@ def test_a_text_naming_no_action_takes_the_corpus_nearest_one(matcher: Matcher) 
     assert matcher.infer_action(blank.text).evidence == 0  # no keyword names an action
     result = matcher.match(orgs, [*filed, blank])
     assert result.inferred["x"].action == "扶弱济困"
+
+
+def test_an_index_and_a_limit_on_the_other_side_for_one_new_demand(matcher: Matcher) -> None:
+    orgs = [org(f"o{i}", "222424" if i % 2 else "220822", "222400" if i % 2 else "220800",
+                CLINIC if i % 3 else ECOMMERCE) for i in range(12)]
+    d = demand("new", "222424", "222400", "老人义诊", "为空巢老人义诊体检")
+    index = matcher.index_organizations(orgs)
+    full = matcher.match(index.orgs, [d], organization_index=index)
+    limited = matcher.match(index.orgs, [d], organization_index=index, other_side_limit=3)
+    assert [r.organization_key for r in limited.for_demand("new")] == [r.organization_key for r in full.for_demand("new")]
+    org_side = [r for r in full.recommendations if r.organization_rank]
+    kept = [r for r in limited.recommendations if r.organization_rank]
+    assert len(org_side) > 3 and len(kept) == 3
+    assert sorted(r.score for r in kept) == sorted(r.score for r in org_side)[-3:]  # the best-scoring three
