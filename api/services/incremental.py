@@ -13,7 +13,13 @@ from datetime import date
 from sqlalchemy import and_, delete, func, insert, text
 from sqlmodel import Session, col, select
 
-from api.services.matching import demand_record, insert_recommendations, latest_run, org_record
+from api.services.matching import (
+    demand_record,
+    insert_recommendations,
+    latest_run,
+    org_record,
+    recommendation_rows,
+)
 from api.services.pairings import learning_inputs
 from matcher import Matcher
 from matcher.engine import OrganizationIndex
@@ -142,11 +148,9 @@ def _entering(session: Session, run_id: int, recs: list, k: int, *, other: str) 
 
 
 def _insert(session: Session, run_id: int, recs: list) -> set[int]:  # type: ignore[type-arg]
-    rows = [{"run_id": run_id, "demand_id": int(r.demand_key), "organization_id": int(r.organization_key),
-             "demand_rank": None, "organization_rank": None, "score": r.score,
-             "signals": {**r.signals, "keywords": list(r.keywords)}, "reasons": list(r.reasons)} for r in recs]
+    rows = recommendation_rows(run_id, recs, ranked=False)
     insert_recommendations(session, rows)
-    return {row["organization_id"] for row in rows}
+    return {row[2] for row in rows}
 
 
 def _rerank(session: Session, run_id: int, k: int, *, demand_ids: set[int], org_ids: set[int]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from api.errors import Conflict, NotFound
 from matcher import DemandRecord, Matcher, OrganizationRecord
+from matcher import Recommendation as EngineRecommendation
 from models import Demand, MatchRun, Organization, PendingMatch, Recommendation
 from models.base import utcnow
 
@@ -78,13 +79,7 @@ def run_rematch(
         if d.category_inferred and inference is not None and inference.action != d.category:
             d.category = inference.action
             session.add(d)
-    rows = [
-        {"run_id": run.id, "demand_id": int(r.demand_key), "organization_id": int(r.organization_key),
-         "demand_rank": r.demand_rank, "organization_rank": r.organization_rank, "score": r.score,
-         "signals": {**r.signals, "keywords": list(r.keywords)}, "reasons": list(r.reasons)}
-        for r in result.recommendations
-    ]
-    insert_recommendations(session, rows)
+    insert_recommendations(session, recommendation_rows(run.id, result.recommendations))  # type: ignore[arg-type]
     stats = result.stats
     timings = dict(stats.timings)
     timings["db_write"] = time.perf_counter() - write_start
@@ -110,7 +105,19 @@ _REC_COLUMNS = ("run_id", "demand_id", "organization_id", "demand_rank", "organi
                 "signals", "reasons")
 
 
-def insert_recommendations(session: Session, rows: list[dict[str, Any]]) -> None:
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # built once, not per row
+
+
+def recommendation_rows(run_id: int, recs: Iterable[EngineRecommendation], *, ranked: bool = True
+                        ) -> list[tuple[Any, ...]]:
+    """The engine's recommendations as rows of ``_REC_COLUMNS``, JSON already encoded;
+    ``ranked=False`` leaves the ranks to be set afterwards (incremental matching)."""
+    return [(run_id, int(r.demand_key), int(r.organization_key), r.demand_rank if ranked else None,
+             r.organization_rank if ranked else None, r.score, _encode({**r.signals, "keywords": list(r.keywords)}),
+             _encode(list(r.reasons))) for r in recs]
+
+
+def insert_recommendations(session: Session, rows: list[tuple[Any, ...]]) -> None:
     """Many recommendation rows at once, in the session's transaction.
 
     Through the driver: COPY on PostgreSQL, executemany on SQLite; about 3.5 times faster than
@@ -118,21 +125,20 @@ def insert_recommendations(session: Session, rows: list[dict[str, Any]]) -> None
     """
     if not rows:
         return
-    tuples = [(r["run_id"], r["demand_id"], r["organization_id"], r["demand_rank"], r["organization_rank"],
-               r["score"], json.dumps(r["signals"], ensure_ascii=False), json.dumps(r["reasons"], ensure_ascii=False))
-              for r in rows]
     conn = session.connection()
     columns = ", ".join(_REC_COLUMNS)
     if conn.dialect.name == "postgresql":
         driver = conn.connection.driver_connection
         with driver.cursor() as cur, cur.copy(f"COPY recommendation ({columns}) FROM STDIN") as copy:  # type: ignore[union-attr]
-            for row in tuples:
+            for row in rows:
                 copy.write_row(row)
     elif conn.dialect.name == "sqlite":
         marks = ", ".join("?" * len(_REC_COLUMNS))
-        conn.exec_driver_sql(f"INSERT INTO recommendation ({columns}) VALUES ({marks})", tuples)
+        conn.exec_driver_sql(f"INSERT INTO recommendation ({columns}) VALUES ({marks})", rows)
     else:  # any other database: the portable path
-        session.execute(insert(Recommendation), rows)
+        session.execute(insert(Recommendation), [
+            {**dict(zip(_REC_COLUMNS, row, strict=True)), "signals": json.loads(row[6]), "reasons": json.loads(row[7])}
+            for row in rows])
 
 
 def _prune_runs(session: Session, keep: int) -> None:
