@@ -25,6 +25,15 @@ from matcher.text import Tokenizer, char_text
 Progress = Callable[[str], None]
 
 
+def _best_of(ranks: dict[int, int], total: np.ndarray, limit: int) -> dict[int, int]:
+    """The ``limit`` best-scoring pairs of a rank map."""
+    if len(ranks) <= limit:
+        return ranks
+    pairs = np.fromiter(ranks, dtype=np.int64, count=len(ranks))
+    best = pairs[np.argpartition(-total[pairs], limit - 1)[:limit]]
+    return {int(p): ranks[int(p)] for p in best}
+
+
 def _funds(orgs: Sequence[OrganizationRecord]) -> np.ndarray:
     return np.array([np.nan if o.funds is None else o.funds for o in orgs], dtype=np.float64)
 
@@ -230,8 +239,9 @@ class Matcher:
         to its villages' (mean rating 1–5, number of rated projects). ``today`` drops
         demands whose due date has passed. ``organization_index`` (from ``index_organizations``)
         stands in for ``organizations`` when matching a few demands against unchanged organizations;
-        ``other_side_limit`` then keeps only that many of the organizations' own list entries (the
-        best-scoring), since one new demand tops nearly every organization's list of one.
+        ``other_side_limit`` then keeps only that many entries of either side's lists (the
+        best-scoring), since one new demand tops nearly every organization's list of one (and one
+        changed organization nearly every demand's).
         """
         cfg = self.config
         note = progress or (lambda _stage: None)
@@ -413,10 +423,10 @@ class Matcher:
         chosen_o, rank_o = top_k(o_idx[kept], total[kept], cfg.top_k)
         demand_rank: dict[int, int] = dict(zip(kept[chosen_d].tolist(), rank_d.tolist(), strict=True))
         org_rank: dict[int, int] = dict(zip(kept[chosen_o].tolist(), rank_o.tolist(), strict=True))
-        if other_side_limit is not None and len(org_rank) > other_side_limit:
-            pairs = np.fromiter(org_rank, dtype=np.int64, count=len(org_rank))
-            best = pairs[np.argpartition(-total[pairs], other_side_limit - 1)[:other_side_limit]]
-            org_rank = {int(p): org_rank[int(p)] for p in best}
+        if other_side_limit is not None:  # never below k: a record's own list stays whole
+            limit = max(other_side_limit, cfg.top_k)
+            org_rank = _best_of(org_rank, total, limit)
+            demand_rank = _best_of(demand_rank, total, limit)
         lap("ranking")
 
         # explanations for the pairs that made a list

@@ -113,7 +113,8 @@ def match_pending(session: Session, matcher: Matcher, *, today: date | None = No
             org = session.get(Organization, org_id)
             if org is None or org.status != "active":
                 continue
-            result = matcher.match([org_record(org)], demands, **learned, today=today)
+            result = matcher.match([org_record(org)], demands, **learned, today=today,
+                                   other_side_limit=OTHER_SIDE_CANDIDATES)
             recs = _entering(session, run.id, result.recommendations, k, other="demand")  # type: ignore[arg-type]
             touched_demands |= {int(r.demand_key) for r in recs}
             _insert(session, run.id, recs)  # type: ignore[arg-type]

@@ -191,13 +191,27 @@ def test_a_text_naming_no_action_takes_the_corpus_nearest_one(matcher: Matcher) 
 
 def test_an_index_and_a_limit_on_the_other_side_for_one_new_demand(matcher: Matcher) -> None:
     orgs = [org(f"o{i}", "222424" if i % 2 else "220822", "222400" if i % 2 else "220800",
-                CLINIC if i % 3 else ECOMMERCE) for i in range(12)]
+                CLINIC if i % 3 else ECOMMERCE) for i in range(30)]
     d = demand("new", "222424", "222400", "老人义诊", "为空巢老人义诊体检")
     index = matcher.index_organizations(orgs)
     full = matcher.match(index.orgs, [d], organization_index=index)
-    limited = matcher.match(index.orgs, [d], organization_index=index, other_side_limit=3)
+    limited = matcher.match(index.orgs, [d], organization_index=index, other_side_limit=3)  # raised to k=10
     assert [r.organization_key for r in limited.for_demand("new")] == [r.organization_key for r in full.for_demand("new")]
     org_side = [r for r in full.recommendations if r.organization_rank]
     kept = [r for r in limited.recommendations if r.organization_rank]
-    assert len(org_side) > 3 and len(kept) == 3
-    assert sorted(r.score for r in kept) == sorted(r.score for r in org_side)[-3:]  # the best-scoring three
+    assert len(org_side) > 10 and len(kept) == 10
+    assert sorted(r.score for r in kept) == sorted(r.score for r in org_side)[-10:]  # the best-scoring ten
+
+
+def test_the_limit_applies_to_a_changed_organization_s_side_too(matcher: Matcher) -> None:
+    dems = [demand(f"d{i}", "222424" if i % 2 else "220822", "222400" if i % 2 else "220800", "老人义诊",
+                   f"为{i + 10}位空巢老人义诊体检") for i in range(30)]
+    o = org("changed", "222424", "222400", CLINIC)
+    full = matcher.match([o], dems)
+    limited = matcher.match([o], dems, other_side_limit=12)
+    own = [r.demand_key for r in full.for_organization("changed")]
+    assert [r.demand_key for r in limited.for_organization("changed")] == own and len(own) == 10
+    demand_side = [r for r in full.recommendations if r.demand_rank]
+    kept = [r for r in limited.recommendations if r.demand_rank]
+    assert len(demand_side) > 12 and len(kept) == 12
+    assert sorted(r.score for r in kept) == sorted(r.score for r in demand_side)[-12:]
