@@ -70,10 +70,10 @@ def _project_page(request: Request, session: Any, user: Any, project: Project, t
 
 @router.post("/staff/progress/{report_id}/correct", name="staff_correct", dependencies=[CsrfChecked])
 def staff_correct(request: Request, session: SessionDep, user: OptionalUser, report_id: int,
-                  reason: Annotated[str, Form(max_length=500)], status: Annotated[str, Form(max_length=20)],
+                  status: Annotated[str, Form(max_length=20)],
                   funds_in: Annotated[str, Form(max_length=20)], beneficiaries: Annotated[str, Form(max_length=20)],
-                  report_date: Annotated[str, Form(max_length=20)], note: Annotated[str, Form(max_length=2000)] = ""
-                  ) -> Response:
+                  report_date: Annotated[str, Form(max_length=20)], note: Annotated[str, Form(max_length=2000)] = "",
+                  reason: Annotated[str, Form(max_length=500)] = "") -> Response:
     staff = _staff(user)
     report = session.get(ProgressReport, min(report_id, 2**31 - 1))
     if report is None:
@@ -92,6 +92,31 @@ def staff_correct(request: Request, session: SessionDep, user: OptionalUser, rep
                  detail={"report": report.id, "fields": [c.field for c in made], "reason": reason},
                  clock=request.app.state.clock)
     request.session["flash"] = f"已更正{len(made)}项，原值已记入更正记录"
+    return RedirectResponse(request.url_for("staff_project", project_id=project.id), 303)
+
+
+@router.post("/staff/projects/{project_id}/plan", name="staff_plan", dependencies=[CsrfChecked])
+def staff_plan(request: Request, session: SessionDep, user: OptionalUser, project_id: int,
+               reason: Annotated[str, Form(max_length=500)] = "",
+               planned_funds: Annotated[str, Form(max_length=20)] = "",
+               planned_beneficiaries: Annotated[str, Form(max_length=20)] = "",
+               start_date: Annotated[str, Form(max_length=20)] = "",
+               planned_end: Annotated[str, Form(max_length=20)] = "") -> Response:
+    staff = _staff(user)
+    scope = auth.Scope.of(staff)
+    project = projects.get_project(session, scope, min(project_id, 2**31 - 1))
+    changes = {"planned_funds": planned_funds, "planned_beneficiaries": planned_beneficiaries,
+               "planned_end": planned_end, **({"start_date": start_date} if start_date else {})}
+    try:
+        projects.update_plan(session, scope=scope, user=staff, project=project, changes=changes, reason=reason,
+                             clock=request.app.state.clock)
+        session.flush()
+    except AppError as err:
+        session.rollback()
+        return _project_page(request, session, staff, project, "project.html", err.status_code, err.message)
+    audit.record(session, "project_plan", actor=staff, ip=_ip(request), target=f"项目{project.id}",
+                 detail={"fields": sorted(changes), "reason": reason}, clock=request.app.state.clock)
+    request.session["flash"] = "项目计划已更正，原值已记入更正记录"
     return RedirectResponse(request.url_for("staff_project", project_id=project.id), 303)
 
 

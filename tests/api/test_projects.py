@@ -237,3 +237,31 @@ def test_the_organization_sets_its_plan_and_staff_corrections_need_a_reason(worl
         10, 200, "2026-10-01", "2027-03-31")
     assert [(ch["field"], ch["old"], ch["new"], ch["who"]) for ch in p["changes"]][-1] == (
         "计划投入（万元）", "12.5", "10.0", "wangqing")
+
+
+def test_staff_correct_a_report_and_the_plan_from_the_project_page(world: World) -> None:
+    pid = approve(world)
+    rid = report(world, pid, report_date="2026-11-29", funds_in=30, beneficiaries=12).json()["id"]
+    c = world.web_login("wangqing")
+    page = c.get(f"/staff/projects/{pid}")
+    assert page.status_code == 200 and "13904330001" in page.text  # staff of the region see the contacts
+    csrf = page_csrf(page.text)
+    bad = c.post(f"/staff/progress/{rid}/correct", data={
+        "reason": "", "status": "in_progress", "funds_in": "3", "beneficiaries": "12", "report_date": "2026-11-29",
+        "csrf_token": csrf})
+    assert bad.status_code == 422 and "更正须说明原因" in bad.text
+    r = c.post(f"/staff/progress/{rid}/correct", data={
+        "reason": "单位填错", "status": "in_progress", "funds_in": "3", "beneficiaries": "12",
+        "report_date": "2026-11-29", "note": "义诊一次", "csrf_token": csrf}, follow_redirects=False)
+    assert r.status_code == 303
+    r = c.post(f"/staff/projects/{pid}/plan", data={"reason": "按协议", "planned_funds": "6",
+                                                      "planned_beneficiaries": "90", "csrf_token": csrf},
+               follow_redirects=False)
+    assert r.status_code == 303
+    page = c.get(f"/staff/projects/{pid}").text
+    assert "单位填错" in page and "按协议" in page
+    assert "<strong class=\"funds-in\">3.00</strong>" in page
+    other = world.web_login("yanji")
+    assert other.post(f"/staff/projects/{pid}/plan", data={"reason": "x", "planned_funds": "1",
+                                                           "csrf_token": page_csrf(other.get("/staff/upload").text)}
+                      ).status_code == 403
