@@ -147,6 +147,29 @@ class OrganizationIndex:
     positions: dict[str, int]
 
 
+@dataclass
+class _DemandSide:
+    d_cat: np.ndarray
+    text_action: list[str]
+    inferred: dict[str, Inference]
+    d_county: np.ndarray
+    d_aug: sp.csr_matrix
+
+
+@dataclass
+class DemandIndex:
+    """The demands' side, prepared once for matching a changed organization against them all
+    (the mirror of ``OrganizationIndex``; vocabulary and IDF from the demands alone)."""
+
+    dems: list[DemandRecord]
+    tokens: list[list[str]]
+    word_vec: TfidfVectorizer
+    char_vec: TfidfVectorizer | None
+    side: _DemandSide
+    d_aug_t: sp.csr_matrix
+    needed: np.ndarray
+
+
 class Matcher:
     """Compose the stages. Construct once (the tokenizer loads a dictionary), match many times.
 
@@ -216,6 +239,54 @@ class Matcher:
         return OrganizationIndex(orgs, tokens, word_vec, char_vec, o_word, o_char, o_cat, reach, o_aug,
                                  o_aug.T.tocsr(), _funds(orgs), {o.key: i for i, o in enumerate(orgs)})
 
+    def _demand_side(self, dems: Sequence[DemandRecord], dem_tokens: list[list[str]], d_word: sp.csr_matrix,
+                     d_char: sp.csr_matrix) -> _DemandSide:
+        """Category vectors (declared, else inferred from the text), places and the weighted
+        augmented matrix of the demands."""
+        cfg = self.config
+        inferred: dict[str, Inference] = {}
+        d_cat = np.zeros((len(dems), len(ACTIONS)), dtype=np.float32)
+        text_action: list[str] = []
+        inferences = [self.lexicon.infer(toks, d.text) for d, toks in zip(dems, dem_tokens, strict=True)]
+        declared_idx = np.array([ACTION_INDEX.get(d.category or "", -1) for d in dems])
+        fallback = _centroid_actions(d_word, declared_idx)
+        for i, (d, inf) in enumerate(zip(dems, inferences, strict=True)):
+            if inf.evidence == 0 and fallback is not None:
+                # The text names no action: take the nearest action among this corpus's filed demands.
+                inf = Inference(ACTIONS[fallback[i]], inf.confidence, inf.probabilities, 0.0)
+            text_action.append(inf.action)
+            declared = d.category if d.category in ACTION_INDEX else None
+            if declared is None:
+                inferred[d.key] = inf
+                declared = inf.action
+            d_cat[i, ACTION_INDEX[declared]] += cfg.category_declared_share
+            d_cat[i] += (1 - cfg.category_declared_share) * np.asarray(inf.probabilities, dtype=np.float32)
+        d_county = np.array([self.regions.county_pos[d.county_code] for d in dems], dtype=np.int64)
+        d_region = sp.csr_matrix(
+            (np.ones(len(dems), dtype=np.float32), (np.arange(len(dems)), d_county)),
+            shape=(len(dems), len(self.regions.county_codes)),
+        )
+        d_aug = sp.hstack([
+            cfg.w_text_word * d_word, cfg.w_text_char * d_char,
+            sp.csr_matrix(cfg.w_category * d_cat), cfg.w_reach * d_region,
+        ], format="csr", dtype=np.float32)
+        return _DemandSide(d_cat, text_action, inferred, d_county, d_aug)
+
+    def index_demands(self, demands: Sequence[DemandRecord], *, today: date | None = None) -> DemandIndex:
+        """Prepare the open demands once for matching changed organizations against them."""
+        dems = [d for d in demands if d.open and (today is None or d.due_date is None or d.due_date >= today)]
+        tokens = self.tokenizer.tokens_many([d.text for d in dems], processes=self.processes)
+        word_vec = self._word_vectorizer()
+        d_word = word_vec.fit_transform(tokens) if dems else sp.csr_matrix((0, 0), dtype=np.float32)
+        char_vec: TfidfVectorizer | None = self._char_vectorizer()
+        try:
+            d_char = char_vec.fit_transform([char_text(d.text) for d in dems])  # type: ignore[union-attr]
+        except ValueError:  # too few documents for min_df
+            char_vec, d_char = None, sp.csr_matrix((len(dems), 0), dtype=np.float32)
+        side = self._demand_side(dems, tokens, d_word, d_char)
+        needed = np.array([np.nan if d.funding_needed is None else d.funding_needed for d in dems])
+        return DemandIndex(dems, tokens, word_vec, char_vec, side, side.d_aug.T.tocsr(), needed)
+
     # -- the full match ----------------------------------------------------------------
 
     def match(
@@ -229,6 +300,7 @@ class Matcher:
         today: date | None = None,
         progress: Progress | None = None,
         organization_index: OrganizationIndex | None = None,
+        demand_index: DemandIndex | None = None,
         other_side_limit: int | None = None,
     ) -> MatchResult:
         """Rank organizations for every open demand and demands for every active organization.
@@ -241,7 +313,8 @@ class Matcher:
         stands in for ``organizations`` when matching a few demands against unchanged organizations;
         ``other_side_limit`` then keeps only that many entries of either side's lists (the
         best-scoring), since one new demand tops nearly every organization's list of one (and one
-        changed organization nearly every demand's).
+        changed organization nearly every demand's). ``demand_index`` (from ``index_demands``) is the
+        mirror: it stands in for ``demands`` when matching a few organizations against them.
         """
         cfg = self.config
         note = progress or (lambda _stage: None)
@@ -255,20 +328,26 @@ class Matcher:
             clock = now
             note(stage)
 
-        index = organization_index
+        index, dindex = organization_index, demand_index
+        if index is not None and dindex is not None:
+            raise ValueError("an organization index or a demand index, not both")
         orgs = index.orgs if index is not None else [o for o in organizations if o.active]
-        dems = [d for d in demands
-                if d.open and (today is None or d.due_date is None or d.due_date >= today)]
+        dems = dindex.dems if dindex is not None else [
+            d for d in demands if d.open and (today is None or d.due_date is None or d.due_date >= today)]
         stats = MatchStats(n_organizations=len(orgs), n_demands=len(dems))
         if not orgs or not dems:
             stats.demands_without_candidates = [d.key for d in dems]
             return MatchResult([], stats, {})
 
         # tokenize
-        dem_texts = [d.text for d in dems]
+        dem_texts = [d.text for d in dems] if dindex is None else []  # the index holds their tokens
         if index is not None:
             org_tokens = index.tokens
             dem_tokens = self.tokenizer.tokens_many(dem_texts, processes=self.processes)
+        elif dindex is not None:
+            org_texts = [o.text for o in orgs]
+            org_tokens = self.tokenizer.tokens_many(org_texts, processes=self.processes)
+            dem_tokens = dindex.tokens
         else:
             org_texts = [o.text for o in orgs]
             all_tokens = self.tokenizer.tokens_many(org_texts + dem_texts, processes=self.processes)
@@ -276,8 +355,13 @@ class Matcher:
         lap("tokenize")
 
         # vectorize
-        d_chars = [char_text(t) for t in dem_texts]
-        if index is not None:
+        d_chars = [char_text(t) for t in dem_texts] if dindex is None else []
+        if dindex is not None:
+            word_vec = dindex.word_vec
+            o_word = word_vec.transform(org_tokens)
+            o_char = dindex.char_vec.transform([char_text(t) for t in org_texts]) if dindex.char_vec is not None \
+                else sp.csr_matrix((len(orgs), 0), dtype=np.float32)
+        elif index is not None:
             word_vec, o_word, o_char = index.word_vec, index.o_word, index.o_char
             d_word = word_vec.transform(dem_tokens)
             d_char = index.char_vec.transform(d_chars) if index.char_vec is not None \
@@ -295,45 +379,20 @@ class Matcher:
                 o_char = sp.csr_matrix((len(orgs), 0), dtype=np.float32)
                 d_char = sp.csr_matrix((len(dems), 0), dtype=np.float32)
 
-        inferred: dict[str, Inference] = {}
-        text_probs = np.zeros((len(dems), len(ACTIONS)), dtype=np.float32)
-        d_cat = np.zeros((len(dems), len(ACTIONS)), dtype=np.float32)
-        text_action: list[str] = []
-        inferences = [self.lexicon.infer(toks, d.text) for d, toks in zip(dems, dem_tokens, strict=True)]
-        declared_idx = np.array([ACTION_INDEX.get(d.category or "", -1) for d in dems])
-        fallback = _centroid_actions(d_word, declared_idx)
-        for i, (d, inf) in enumerate(zip(dems, inferences, strict=True)):
-            if inf.evidence == 0 and fallback is not None:
-                # The text names no action: take the nearest action among this corpus's filed demands.
-                inf = Inference(ACTIONS[fallback[i]], inf.confidence, inf.probabilities, 0.0)
-            text_probs[i] = inf.probabilities
-            text_action.append(inf.action)
-            declared = d.category if d.category in ACTION_INDEX else None
-            if declared is None:
-                inferred[d.key] = inf
-                declared = inf.action
-            d_cat[i, ACTION_INDEX[declared]] += cfg.category_declared_share
-            d_cat[i] += (1 - cfg.category_declared_share) * text_probs[i]
+        side = dindex.side if dindex is not None else self._demand_side(dems, dem_tokens, d_word, d_char)
+        d_cat, text_action, inferred, d_county, d_aug = side.d_cat, side.text_action, side.inferred, \
+            side.d_county, side.d_aug
         o_cat, reach, o_aug = (index.o_cat, index.reach, index.o_aug) if index is not None \
             else self._org_side(orgs, o_word, o_char)
-        d_county = np.array([self.regions.county_pos[d.county_code] for d in dems], dtype=np.int64)
-        n_c = len(self.regions.county_codes)
-        d_region = sp.csr_matrix(
-            (np.ones(len(dems), dtype=np.float32), (np.arange(len(dems)), d_county)),
-            shape=(len(dems), n_c),
-        )
         text_w = cfg.w_text_word + cfg.w_text_char
-        d_aug = sp.hstack([
-            cfg.w_text_word * d_word, cfg.w_text_char * d_char,
-            sp.csr_matrix(cfg.w_category * d_cat), cfg.w_reach * d_region,
-        ], format="csr", dtype=np.float32)
         lap("vectorize")
 
         # candidates, both ways, merged into one set of unique pairs
         n_short = max(cfg.shortlist, cfg.top_k)
         o_aug_t = index.o_aug_t if index is not None else None
         dr, oc, lin1 = top_pairs(d_aug, o_aug, n_short, right_t=o_aug_t)
-        orow, dcol, lin2 = top_pairs(o_aug, d_aug, n_short)
+        d_aug_t = dindex.d_aug_t if dindex is not None else None
+        orow, dcol, lin2 = top_pairs(o_aug, d_aug, n_short, right_t=d_aug_t)
         d_idx, o_idx, linear = _unique_pairs(np.concatenate([dr, dcol]), np.concatenate([oc, orow]),
                                              np.concatenate([lin1, lin2]), len(orgs))
         stats.pairs_considered = len(dems) * len(orgs)
@@ -342,7 +401,8 @@ class Matcher:
         # signals on the shortlist
         c_lon, c_lat = self.regions.county_lonlat()
         org_funds = index.funds if index is not None else _funds(orgs)
-        dem_needed = np.array([np.nan if d.funding_needed is None else d.funding_needed for d in dems])
+        dem_needed = dindex.needed if dindex is not None \
+            else np.array([np.nan if d.funding_needed is None else d.funding_needed for d in dems])
         feedback = organization_feedback or {}
         ratings = organization_ratings or {}
         org_factor = np.ones(len(orgs), dtype=np.float32)
@@ -393,7 +453,7 @@ class Matcher:
                     sub_d, sub_o, sub_lin = top_pairs(d_aug[uncertain], o_aug, width, right_t=o_aug_t)
                     sub_d = uncertain[sub_d]
                 else:
-                    sub_o, sub_d, sub_lin = top_pairs(o_aug[uncertain], d_aug, width)
+                    sub_o, sub_d, sub_lin = top_pairs(o_aug[uncertain], d_aug, width, right_t=d_aug_t)
                     sub_o = uncertain[sub_o]
                 known = np.sort(d_idx * len(orgs) + o_idx)
                 fresh = ~_contains(known, sub_d * len(orgs) + sub_o)
@@ -432,8 +492,8 @@ class Matcher:
         # explanations for the pairs that made a list
         idf = dict(zip(word_vec.get_feature_names_out(), word_vec.idf_, strict=True))
         org_sets: dict[int, set[str]] = {}  # only for the organizations that made a list
-        dem_by_idf = [sorted(dict.fromkeys(t), key=lambda w: -idf.get(w, 0.0)) for t in dem_tokens]
-        dem_place = [self.regions.place_name(d.city_code, d.county_code) for d in dems]
+        dem_by_idf: dict[int, list[str]] = {}  # only for the demands that made a list
+        dem_place: dict[int, str] = {}
         org_place: dict[int, str] = {}
         dem_category = [d.category if d.category in ACTION_INDEX else inferred[d.key].action for d in dems]
         picked = sorted(set(demand_rank) | set(org_rank))
@@ -452,6 +512,9 @@ class Matcher:
             if org_words is None:
                 org_words = org_sets[oi] = set(org_tokens[oi])
             keywords: list[str] = []
+            if di not in dem_by_idf:
+                dem_by_idf[di] = sorted(dict.fromkeys(dem_tokens[di]), key=lambda w: -idf.get(w, 0.0))
+                dem_place[di] = self.regions.place_name(d.city_code, d.county_code)
             for word in dem_by_idf[di]:  # rarest shared words first
                 if word in org_words:
                     keywords.append(word)

@@ -22,7 +22,7 @@ from api.services.matching import (
 )
 from api.services.pairings import learning_inputs
 from matcher import Matcher
-from matcher.engine import OrganizationIndex
+from matcher.engine import DemandIndex, OrganizationIndex
 from models import Demand, Organization, PendingMatch, Recommendation
 from models.base import utcnow
 
@@ -56,7 +56,14 @@ class _CachedIndex:
     index: OrganizationIndex
 
 
+@dataclass
+class _CachedDemandIndex:
+    version: tuple[object, ...]
+    index: DemandIndex
+
+
 _indexes: dict[tuple[str, int], _CachedIndex] = {}
+_demand_indexes: dict[tuple[str, int], _CachedDemandIndex] = {}
 
 
 def organization_index(session: Session, matcher: Matcher) -> OrganizationIndex:
@@ -69,6 +76,19 @@ def organization_index(session: Session, matcher: Matcher) -> OrganizationIndex:
     if cached is None or cached.version != version:
         records = [org_record(o) for o in session.exec(select(Organization).where(Organization.status == "active"))]
         cached = _indexes[key] = _CachedIndex(version, matcher.index_organizations(records))
+    return cached.index
+
+
+def demand_index(session: Session, matcher: Matcher, today: date | None) -> DemandIndex:
+    """The open demands prepared for matching, kept while none is added, changed or closed (and
+    the day is the same: expiry depends on it); the mirror of ``organization_index``."""
+    version = (*session.execute(select(func.count(), func.max(Demand.updated_at), func.max(Demand.id))
+                                .where(Demand.status == "open")).one(), today)
+    key = (str(session.get_bind().url), id(matcher))
+    cached = _demand_indexes.get(key)
+    if cached is None or cached.version != version:
+        records = [demand_record(d) for d in session.exec(select(Demand).where(Demand.status == "open"))]
+        cached = _demand_indexes[key] = _CachedDemandIndex(version, matcher.index_demands(records, today=today))
     return cached.index
 
 
@@ -106,14 +126,14 @@ def match_pending(session: Session, matcher: Matcher, *, today: date | None = No
             recs = _entering(session, run.id, result.recommendations, k, other="organization")  # type: ignore[arg-type]
             touched_orgs |= _insert(session, run.id, recs)  # type: ignore[arg-type]
     if org_ids:
-        demands = [demand_record(d) for d in session.exec(select(Demand).where(Demand.status == "open")).all()]
+        dindex = demand_index(session, matcher, today)
         for org_id in org_ids:
             session.execute(delete(Recommendation).where(Recommendation.run_id == run.id,
                                                          Recommendation.organization_id == org_id))
             org = session.get(Organization, org_id)
             if org is None or org.status != "active":
                 continue
-            result = matcher.match([org_record(org)], demands, **learned, today=today,
+            result = matcher.match([org_record(org)], dindex.dems, **learned, today=today, demand_index=dindex,
                                    other_side_limit=OTHER_SIDE_CANDIDATES)
             recs = _entering(session, run.id, result.recommendations, k, other="demand")  # type: ignore[arg-type]
             touched_demands |= {int(r.demand_key) for r in recs}

@@ -305,3 +305,26 @@ def test_incremental_lists_stay_ranked_and_full(world: World) -> None:
         if new and len(old) == 2:
             assert new[0].score > old[1]  # it displaced the old second
     assert by_demand[new_id]
+
+
+def test_a_changed_organization_is_matched_alone_against_the_demand_index(world: World, smtp_port: int) -> None:
+    c = world.codes["C"]  # the e-commerce association: nothing to do with health checks so far
+    before = world.client().get(f"/api/v1/organizations/{c}/recommendations", headers=world.token("admin")).json()
+    r = world.client().patch(f"/api/v1/organizations/{c}", headers=world.token("admin"),
+                             json={"capability": "组织医生下乡义诊巡诊，为空巢老人免费体检，送常用药上门"})
+    assert r.status_code == 200
+    assert make_jobs(world, smtp_port).incremental_match() == {"demands": 0, "organizations": 1}
+    after = world.client().get(f"/api/v1/organizations/{c}/recommendations", headers=world.token("admin")).json()
+    refs = [item["demand"]["ref"] for item in after["items"]]
+    assert refs and refs != [item["demand"]["ref"] for item in before["items"]]
+    assert refs[0] in ("WQ-1", "CC-1")  # now the health-check demands come first
+    assert any("义诊" in " ".join(item["reasons"]) for item in after["items"][:1])
+    with Session(world.engine) as session:
+        rows = session.exec(select(Recommendation)).all()
+    for key in ("demand_id", "organization_id"):
+        rank = "demand_rank" if key == "demand_id" else "organization_rank"
+        lists: dict[int, list[int]] = {}
+        for row in rows:
+            if getattr(row, rank):
+                lists.setdefault(getattr(row, key), []).append(getattr(row, rank))
+        assert all(sorted(v) == list(range(1, len(v) + 1)) for v in lists.values())
