@@ -291,6 +291,11 @@ def export_report(
     typer.echo(f"已导出《{report.title}》{len(report.rows)}行到 {out}")
 
 
+def _row_summary(rows: dict[str, int]) -> str:
+    return (f"社会组织{rows.get('organization', 0)}个，需求{rows.get('demand', 0)}个，"
+            f"推荐{rows.get('recommendation', 0)}条，帮扶项目{rows.get('project', 0)}个")
+
+
 @app.command()
 def backup(out: Annotated[Path, typer.Option("--out", help="备份文件（SQLite 数据库文件或 pg_dump 文件）")]) -> None:
     """备份数据库：应用运行时也可进行，得到一致的快照。"""
@@ -301,9 +306,7 @@ def backup(out: Annotated[Path, typer.Option("--out", help="备份文件（SQLit
     except AppError as err:
         _fail(err)
         return
-    typer.echo(f"已备份到 {snap.path}（{snap.kind}，{snap.size / 2**20:.1f} MB）："
-               f"社会组织{snap.rows.get('organization', 0)}个，需求{snap.rows.get('demand', 0)}个，"
-               f"推荐{snap.rows.get('recommendation', 0)}条，帮扶项目{snap.rows.get('project', 0)}个")
+    typer.echo(f"已备份到 {snap.path}（{snap.kind}，{snap.size / 2**20:.1f} MB）：{_row_summary(snap.rows)}")
 
 
 @app.command()
@@ -318,8 +321,7 @@ def restore(file: Path, yes: Annotated[bool, typer.Option("--yes", help="确认�
     except AppError as err:
         _fail(err)
         return
-    typer.echo(f"已从 {file} 恢复：社会组织{rows.get('organization', 0)}个，需求{rows.get('demand', 0)}个，"
-               f"推荐{rows.get('recommendation', 0)}条，帮扶项目{rows.get('project', 0)}个")
+    typer.echo(f"已从 {file} 恢复：{_row_summary(rows)}")
 
 
 @app.command()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import select
 
@@ -95,29 +95,42 @@ def staff_correct(request: Request, session: SessionDep, user: OptionalUser, rep
     return RedirectResponse(request.url_for("staff_project", project_id=project.id), 303)
 
 
-@router.post("/staff/projects/{project_id}/plan", name="staff_plan", dependencies=[CsrfChecked])
-def staff_plan(request: Request, session: SessionDep, user: OptionalUser, project_id: int,
-               reason: Annotated[str, Form(max_length=500)] = "",
-               planned_funds: Annotated[str, Form(max_length=20)] = "",
-               planned_beneficiaries: Annotated[str, Form(max_length=20)] = "",
-               start_date: Annotated[str, Form(max_length=20)] = "",
-               planned_end: Annotated[str, Form(max_length=20)] = "") -> Response:
-    staff = _staff(user)
-    scope = auth.Scope.of(staff)
+def plan_form(planned_funds: Annotated[str, Form(max_length=20)] = "",
+              planned_beneficiaries: Annotated[str, Form(max_length=20)] = "",
+              start_date: Annotated[str, Form(max_length=20)] = "",
+              planned_end: Annotated[str, Form(max_length=20)] = "") -> dict[str, str]:
+    """The plan form's fields as changes; a blank start date leaves the start as it is."""
+    return {"planned_funds": planned_funds, "planned_beneficiaries": planned_beneficiaries,
+            "planned_end": planned_end, **({"start_date": start_date} if start_date else {})}
+
+
+PlanForm = Annotated[dict[str, str], Depends(plan_form)]
+
+
+def _save_plan(request: Request, session: Any, user: Any, project_id: int, changes: dict[str, str], *,
+               reason: str, template: str, page: str, flash: str) -> Response:
+    """The organization's plan edit or a staff correction: the rules are the service's."""
+    scope = auth.Scope.of(user)
     project = projects.get_project(session, scope, min(project_id, 2**31 - 1))
-    changes = {"planned_funds": planned_funds, "planned_beneficiaries": planned_beneficiaries,
-               "planned_end": planned_end, **({"start_date": start_date} if start_date else {})}
     try:
-        projects.update_plan(session, scope=scope, user=staff, project=project, changes=changes, reason=reason,
+        projects.update_plan(session, scope=scope, user=user, project=project, changes=changes, reason=reason,
                              clock=request.app.state.clock)
         session.flush()
     except AppError as err:
         session.rollback()
-        return _project_page(request, session, staff, project, "project.html", err.status_code, err.message)
-    audit.record(session, "project_plan", actor=staff, ip=_ip(request), target=f"项目{project.id}",
-                 detail={"fields": sorted(changes), "reason": reason}, clock=request.app.state.clock)
-    request.session["flash"] = "项目计划已更正，原值已记入更正记录"
-    return RedirectResponse(request.url_for("staff_project", project_id=project.id), 303)
+        return _project_page(request, session, user, project, template, err.status_code, err.message)
+    audit.record(session, "project_plan", actor=user, ip=_ip(request), target=f"项目{project.id}",
+                 detail={"fields": sorted(changes), **({"reason": reason} if reason else {})},
+                 clock=request.app.state.clock)
+    request.session["flash"] = flash
+    return RedirectResponse(request.url_for(page, project_id=project.id), 303)
+
+
+@router.post("/staff/projects/{project_id}/plan", name="staff_plan", dependencies=[CsrfChecked])
+def staff_plan(request: Request, session: SessionDep, user: OptionalUser, project_id: int, changes: PlanForm,
+               reason: Annotated[str, Form(max_length=500)] = "") -> Response:
+    return _save_plan(request, session, _staff(user), project_id, changes, reason=reason, template="project.html",
+                      page="staff_project", flash="项目计划已更正，原值已记入更正记录")
 
 
 @router.post("/staff/projects/{project_id}/confirm", name="staff_confirm", dependencies=[CsrfChecked])
@@ -241,27 +254,11 @@ def org_progress(request: Request, session: SessionDep, user: OptionalUser, proj
 
 @router.post("/org/projects/{project_id}/plan", name="org_plan", dependencies=[CsrfChecked])
 def org_plan(request: Request, session: SessionDep, user: OptionalUser, project_id: int,
-             planned_funds: Annotated[str, Form(max_length=20)] = "",
-             planned_beneficiaries: Annotated[str, Form(max_length=20)] = "",
-             start_date: Annotated[str, Form(max_length=20)] = "",
-             planned_end: Annotated[str, Form(max_length=20)] = "") -> Response:
+             changes: PlanForm) -> Response:
     if user is None or user.role != "org":
         raise Forbidden("请以社会组织账号登录")
-    scope = auth.Scope.of(user)
-    project = projects.get_project(session, scope, min(project_id, 2**31 - 1))
-    changes = {"planned_funds": planned_funds, "planned_beneficiaries": planned_beneficiaries,
-               "planned_end": planned_end, **({"start_date": start_date} if start_date else {})}
-    try:
-        projects.update_plan(session, scope=scope, user=user, project=project, changes=changes,
-                             clock=request.app.state.clock)
-        session.flush()
-    except AppError as err:
-        session.rollback()
-        return _project_page(request, session, user, project, "org_project.html", err.status_code, err.message)
-    audit.record(session, "project_plan", actor=user, ip=_ip(request), target=f"项目{project.id}",
-                 detail={"fields": sorted(changes)}, clock=request.app.state.clock)
-    request.session["flash"] = "项目计划已保存"
-    return RedirectResponse(request.url_for("org_project", project_id=project.id), 303)
+    return _save_plan(request, session, user, project_id, changes, reason="", template="org_project.html",
+                      page="org_project", flash="项目计划已保存")
 
 
 # -- the village (no account: the signed link is the proof) ---------------------------------------

@@ -7,8 +7,9 @@ here; the next nightly run restores it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, text
 from sqlmodel import Session, col, select
@@ -50,46 +51,37 @@ def pending_count(session: Session) -> int:
     return session.exec(select(func.count()).select_from(PendingMatch)).one()
 
 
-@dataclass
-class _CachedIndex:
-    version: tuple[object, ...]
-    index: OrganizationIndex
+# One prepared side per (database, matcher, side), with the version it was built from.
+_indexes: dict[tuple[str, int, str], tuple[tuple[object, ...], Any]] = {}
 
 
-@dataclass
-class _CachedDemandIndex:
-    version: tuple[object, ...]
-    index: DemandIndex
-
-
-_indexes: dict[tuple[str, int], _CachedIndex] = {}
-_demand_indexes: dict[tuple[str, int], _CachedDemandIndex] = {}
+def _cached_index(session: Session, matcher: Matcher, side: str, version: tuple[object, ...],
+                  build: Callable[[], Any]) -> Any:
+    key = (str(session.get_bind().url), id(matcher), side)
+    cached = _indexes.get(key)
+    if cached is None or cached[0] != version:
+        cached = _indexes[key] = (version, build())
+    return cached[1]
 
 
 def organization_index(session: Session, matcher: Matcher) -> OrganizationIndex:
     """The organizations prepared for matching, kept in this process (the scheduler's) while no
     organization is added, changed or withdrawn: a new demand then costs milliseconds."""
+    active = Organization.status == "active"
     version = tuple(session.execute(select(func.count(), func.max(Organization.updated_at), func.max(Organization.id))
-                                    .where(Organization.status == "active")).one())
-    key = (str(session.get_bind().url), id(matcher))
-    cached = _indexes.get(key)
-    if cached is None or cached.version != version:
-        records = [org_record(o) for o in session.exec(select(Organization).where(Organization.status == "active"))]
-        cached = _indexes[key] = _CachedIndex(version, matcher.index_organizations(records))
-    return cached.index
+                                    .where(active)).one())
+    return _cached_index(session, matcher, "organizations", version, lambda: matcher.index_organizations(
+        [org_record(o) for o in session.exec(select(Organization).where(active))]))
 
 
 def demand_index(session: Session, matcher: Matcher, today: date | None) -> DemandIndex:
     """The open demands prepared for matching, kept while none is added, changed or closed (and
     the day is the same: expiry depends on it); the mirror of ``organization_index``."""
+    is_open = Demand.status == "open"
     version = (*session.execute(select(func.count(), func.max(Demand.updated_at), func.max(Demand.id))
-                                .where(Demand.status == "open")).one(), today)
-    key = (str(session.get_bind().url), id(matcher))
-    cached = _demand_indexes.get(key)
-    if cached is None or cached.version != version:
-        records = [demand_record(d) for d in session.exec(select(Demand).where(Demand.status == "open"))]
-        cached = _demand_indexes[key] = _CachedDemandIndex(version, matcher.index_demands(records, today=today))
-    return cached.index
+                                .where(is_open)).one(), today)
+    return _cached_index(session, matcher, "demands", version, lambda: matcher.index_demands(
+        [demand_record(d) for d in session.exec(select(Demand).where(is_open))], today=today))
 
 
 # Of the other side, only the best-scoring few can take the new record into their own top k;
