@@ -43,16 +43,13 @@ def events(session: Session, scope: Scope, *, action: str | None = None, usernam
 
 def as_csv(rows: list[AuditEvent]) -> str:
     """The trail as CSV for Excel; formula-like text from users stays inert."""
-    from api.services.importer import FORMULA_START
-
-    def safe(value: object) -> object:
-        return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
+    from api.services.importer import csv_safe
 
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out)
     writer.writerow(["时间（UTC）", "账号", "角色", "来源IP", "操作", "对象", "详情"])
     for e in rows:
-        writer.writerow([safe(x) for x in (e.at.isoformat(timespec="seconds"), e.username, e.role, e.ip,
+        writer.writerow([csv_safe(x) for x in (e.at.isoformat(timespec="seconds"), e.username, e.role, e.ip,
                                             ACTION_LABELS.get(e.action, e.action), e.target, str(e.detail))])
     return out.getvalue()

@@ -490,10 +490,16 @@ def write_safe_xlsx(path: Path, title: str, rows: list[list[Any]]) -> None:
     ws.title = title
     for r, row in enumerate(rows, start=1):
         for c, value in enumerate(row, start=1):
-            cell = ws.cell(row=r, column=c, value=value)
-            if isinstance(value, str) and value.startswith(FORMULA_START):
-                cell.data_type = "s"  # a string cell, never a formula
+            safe_cell(ws, r, c, value)
     wb.save(path)
+
+
+def safe_cell(ws: Any, row: int, column: int, value: Any) -> Any:
+    """Write one cell; text that starts like a formula is stored as a string cell, never a formula."""
+    cell = ws.cell(row=row, column=column, value=value)
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        cell.data_type = "s"
+    return cell
 
 
 def write_safe_csv(path: Path, rows: list[list[Any]]) -> None:
@@ -502,7 +508,12 @@ def write_safe_csv(path: Path, rows: list[list[Any]]) -> None:
     with path.open("w", encoding="utf-8-sig", newline="") as f:
         writer = csv.writer(f)
         for row in rows:
-            writer.writerow(["'" + x if isinstance(x, str) and x.startswith(FORMULA_START) else x for x in row])
+            writer.writerow([csv_safe(x) for x in row])
+
+
+def csv_safe(value: Any) -> Any:
+    """A CSV value with a leading apostrophe when it starts like a formula."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
 
 
 __all__ = ["DEMAND_FORM", "ORG_FORM", "ImportRejected", "ImportReport", "RowError", "import_file"]

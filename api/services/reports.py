@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from api.errors import Forbidden, InvalidInput
 from api.services.auth import Scope
-from api.services.importer import FORMULA_START
+from api.services.importer import safe_cell
 from matcher.regions import RegionIndex
 from models import Organization, ProgressReport, Project
 from models.organization import LEVEL_LABELS
@@ -133,9 +133,10 @@ def _project_clause(region: Region) -> Any:
     return True
 
 
-def projects_in(session: Session, region: Region, period: Period) -> list[tuple[Project, Organization]]:
-    """Projects of the region that ran during the period: started by its end, and not
-    finished or stopped before it began."""
+def projects_in(session: Session, region: Region, period: Period
+                ) -> tuple[list[tuple[Project, Organization]], dict[int, list[ProgressReport]]]:
+    """Projects of the region that ran during the period (started by its end, and not
+    finished or stopped before it began), and every project's reports in date order."""
     rows = session.exec(
         select(Project, Organization).join(Organization, col(Organization.id) == Project.organization_id)
         .where(_project_clause(region), col(Project.start_date) <= period.end)
@@ -149,7 +150,7 @@ def projects_in(session: Session, region: Region, period: Period) -> list[tuple[
         ended_before = bool(before) and before[-1].status not in LIVE_STATUSES and not in_period
         if not ended_before:
             kept.append((project, org))
-    return kept
+    return kept, reports
 
 
 def _reports_by_project(session: Session, ids: list[int]) -> dict[int, list[ProgressReport]]:
@@ -206,7 +207,7 @@ def build(session: Session, kind: str, region: Region, period: Period, regions: 
 
 
 def _contacts(session: Session, region: Region, period: Period, regions: RegionIndex, today: date) -> Report:
-    projects = projects_in(session, region, period)
+    projects, _reports = projects_in(session, region, period)
     per_org: dict[int, int] = defaultdict(int)
     for project, _ in projects:
         per_org[project.organization_id] += 1
@@ -241,8 +242,7 @@ def _end_of(period: Period) -> datetime:
 
 
 def _results(session: Session, region: Region, period: Period, regions: RegionIndex, today: date) -> Report:
-    projects = projects_in(session, region, period)
-    reports = _reports_by_project(session, [p.id for p, _ in projects])  # type: ignore[misc]
+    projects, reports = projects_in(session, region, period)
     headers = ["序号", "市（州）", "县（市、区）", "村（社区）", "社会组织", "统一社会信用代码", "参与行动", "项目名称",
                "开始日期", "计划投入（万元）", "本期投入资金物资（万元）", "累计投入资金物资（万元）", "计划受益人数",
                "受益人数", "状态", "村级评价", "进展与成效"]
@@ -261,8 +261,7 @@ def _results(session: Session, region: Region, period: Period, regions: RegionIn
 
 
 def _progress(session: Session, region: Region, period: Period, regions: RegionIndex, today: date) -> Report:
-    projects = projects_in(session, region, period)
-    reports = _reports_by_project(session, [p.id for p, _ in projects])  # type: ignore[misc]
+    projects, reports = projects_in(session, region, period)
     headers = ["序号", "市（州）", "县（市、区）", "村（社区）", "社会组织", "参与行动", "项目名称", "报告日期", "状态",
                "本次投入资金物资（万元）", "受益人数（累计）", "进展说明", "经工作人员更正", "逾期未报告"]
     rows: list[list[Any]] = []
@@ -285,8 +284,7 @@ def _progress(session: Session, region: Region, period: Period, regions: RegionI
 
 
 def _recognition(session: Session, region: Region, period: Period, regions: RegionIndex, today: date) -> Report:
-    projects = projects_in(session, region, period)
-    reports = _reports_by_project(session, [p.id for p, _ in projects])  # type: ignore[misc]
+    projects, reports = projects_in(session, region, period)
     acc: dict[int, dict[str, Any]] = {}
     for p, o in projects:
         s = state_at(p, reports.get(p.id, []), period, today)  # type: ignore[arg-type]
@@ -351,9 +349,7 @@ def write_xlsx(report: Report, path: Path, *, generated_at: datetime) -> None:
         cell.border = border
     for r, row in enumerate([*report.rows, report.totals], start=4):
         for c, value in enumerate(row, start=1):
-            cell = ws.cell(row=r, column=c, value=value)
-            if isinstance(value, str) and value.startswith(FORMULA_START):
-                cell.data_type = "s"  # a string cell, never a formula
+            cell = safe_cell(ws, r, c, value)
             if c - 1 in report.money_columns:
                 cell.number_format = "0.00"
             cell.border = border
