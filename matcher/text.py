@@ -10,6 +10,11 @@ from pathlib import Path
 
 import jieba
 
+try:  # the same algorithm and dictionary in Rust; tests/matcher/test_text.py checks it segments as jieba does
+    import jieba_next
+except ImportError:  # pragma: no cover - declared; jieba itself is the fallback
+    jieba_next = None
+
 from matcher.resources import data_dir
 
 _SPACES = re.compile(r"\s+")
@@ -90,7 +95,9 @@ class Tokenizer:
     """jieba with our domain dictionary, its own instance (not the global one).
 
     ``tokens`` gives content words with synonyms expanded (for matching);
-    ``plain_tokens`` gives content words only (for the BM25 baseline).
+    ``plain_tokens`` gives content words only (for the BM25 baseline). ``fast`` picks
+    jieba-next, which segments exactly as jieba (same dictionary, DAG and HMM) about five
+    times faster; ``fast=False`` is plain jieba, the reference.
     """
 
     def __init__(
@@ -98,6 +105,8 @@ class Tokenizer:
         dictionary: Path | None = None,
         synonyms: SynonymTable | None = None,
         extra_words: Iterable[str] = (),
+        *,
+        fast: bool = True,
     ) -> None:
         base = data_dir()
         self.dictionary = dictionary if dictionary is not None else base / "dictionary.txt"
@@ -107,7 +116,9 @@ class Tokenizer:
         self.cache_size = 500_000
         self._cache: dict[str, list[str]] = {}
         jieba.setLogLevel(logging.WARNING)
-        self._jieba = jieba.Tokenizer()
+        logging.getLogger("jieba_next").setLevel(logging.WARNING)
+        self.fast = fast and jieba_next is not None
+        self._jieba = jieba_next.Tokenizer() if self.fast else jieba.Tokenizer()
         self._jieba.initialize()
         if self.dictionary.exists():
             self._jieba.load_userdict(str(self.dictionary))
@@ -170,6 +181,13 @@ def _is_content(token: str) -> bool:
     return len(token) > 1 or token in _KEEP_SINGLE
 
 
+_NOT_CHAR_TEXT = re.compile(r"[^\u4e00-\u9fffA-Za-z ]+")
+
+
 def char_text(text: str) -> str:
-    """Text for character n-grams: normalised, punctuation and digits dropped."""
-    return "".join(ch for ch in normalize(text) if _WORDLIKE.match(ch) or ch == " ")
+    """Text for character n-grams: normalised, punctuation and digits dropped.
+
+    >>> char_text("５G网络，O2O！ 电商")
+    'g网络oo 电商'
+    """
+    return _NOT_CHAR_TEXT.sub("", normalize(text))

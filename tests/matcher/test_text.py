@@ -1,7 +1,14 @@
 from __future__ import annotations
 
+import csv
+from pathlib import Path
+
+import openpyxl
+
+from api.services.demo import generate
 from matcher import Matcher
-from matcher.text import SynonymTable, normalize
+from matcher.resources import data_dir
+from matcher.text import SynonymTable, Tokenizer, normalize
 
 
 def test_normalize_folds_full_width_and_spaces() -> None:
@@ -28,3 +35,31 @@ def test_a_word_in_two_groups_gets_both_canonical_terms() -> None:
     table = SynonymTable([["电商", "网店"], ["网络", "网店"]])
     assert table.expand(["网店"]) == ["网店", "电商", "网络"]
     assert table.expand(["电商"]) == ["电商"]
+
+
+def _corpus(tmp_path: Path) -> list[str]:
+    """Every kind of text the engine reads: the labeled dev set, synthetic forms, odd input."""
+    texts: list[str] = []
+    for name in ("demands.csv", "orgs.csv", "actions.csv"):
+        with (data_dir() / "eval" / name).open(encoding="utf-8") as f:
+            texts.extend(cell for row in csv.reader(f) for cell in row if cell.strip())
+    files = generate(tmp_path, organizations=300, demands=900, seed=5)
+    with files.demands.open(encoding="gb18030") as f:
+        texts.extend(f"{r['需求名称']} {r['需求内容']}" for r in csv.DictReader(f))
+    sheet = openpyxl.load_workbook(files.organizations, read_only=True).active
+    texts.extend(" ".join(str(c) for c in row if c) for row in sheet.iter_rows(min_row=3, values_only=True))
+    texts += ["ＡＢＣ电商123直播带货😀", "<script>alert(1)</script>养老", "   ", "长白山人参（林下参）种植技术培训、"
+              "5G网络；O2O农产品上行", "鸡西市的黑木耳和东北大米——线上线下销售!!!"]
+    return texts
+
+
+def test_fast_tokenizer_segments_exactly_as_jieba(matcher: Matcher, tmp_path: Path) -> None:
+    # jieba-next is used for speed only: the tokens, and so every score, must not move.
+    fast = matcher.tokenizer
+    assert fast.fast
+    reference = Tokenizer(fast=False, extra_words=matcher.lexicon.words())
+    texts = _corpus(tmp_path)
+    assert len(texts) > 1500
+    differing = [t for t in texts if fast.segment(t) != reference.segment(t)]
+    assert differing == []
+    assert [fast.tokens(t) for t in texts[:200]] == [reference.tokens(t) for t in texts[:200]]
