@@ -19,7 +19,7 @@ from matcher.ranking import auto_cap, capped_top_k, top_k
 from matcher.records import DemandRecord, OrganizationRecord, Recommendation
 from matcher.regions import RegionIndex, haversine_km
 from matcher.scoring import explain, total_score
-from matcher.signals import scale_fit
+from matcher.signals import N_FUNDS_BINS, funds_bins, scale_fit, scale_upper
 from matcher.text import Tokenizer, char_text
 
 Progress = Callable[[str], None]
@@ -38,6 +38,10 @@ def _funds(orgs: Sequence[OrganizationRecord]) -> np.ndarray:
     return np.array([np.nan if o.funds is None else o.funds for o in orgs], dtype=np.float64)
 
 
+def _needed(dems: Sequence[DemandRecord]) -> np.ndarray:
+    return np.array([np.nan if d.funding_needed is None else d.funding_needed for d in dems], dtype=np.float64)
+
+
 def _identity(tokens: list[str]) -> list[str]:
     return tokens
 
@@ -54,12 +58,12 @@ def _contains(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
 
 
 def _uncertain_rows(rows: np.ndarray, linear: np.ndarray, total: np.ndarray, n_rows: int, width: int, k: int,
-                    w_scale: float, factor: float) -> np.ndarray:
+                    factor: float) -> np.ndarray:
     """Rows whose top k might change if their shortlist were wider.
 
     Every pair not yet known for a row has a linear score at most the row's width-th best known
-    one (its own shortlist held the width best), so its final score is at most
-    (that + w_scale) x factor; a row is certain once its k-th final score reaches that.
+    one (its own shortlist held the width best), and the linear score bounds the final one, so
+    its final score is at most that x factor; a row is certain once its k-th final score reaches it.
     """
     def nth_best(values: np.ndarray, n: int) -> np.ndarray:
         out = np.full(n_rows, -np.inf)
@@ -72,7 +76,7 @@ def _uncertain_rows(rows: np.ndarray, linear: np.ndarray, total: np.ndarray, n_r
         return out
 
     threshold = nth_best(linear, width)  # -inf where fewer than width pairs: all overlapping pairs known
-    bound = (threshold + w_scale) * factor
+    bound = threshold * factor
     return np.flatnonzero(np.isfinite(threshold) & (nth_best(total, k) < bound))
 
 
@@ -141,6 +145,7 @@ class OrganizationIndex:
     o_char: sp.csr_matrix
     o_cat: np.ndarray
     reach: reach_mod.ReachTable
+    o_bin: np.ndarray
     o_aug: sp.csr_matrix
     o_aug_t: sp.csr_matrix
     funds: np.ndarray
@@ -153,6 +158,7 @@ class _DemandSide:
     text_action: list[str]
     inferred: dict[str, Inference]
     d_county: np.ndarray
+    d_upper: np.ndarray
     d_aug: sp.csr_matrix
 
 
@@ -212,17 +218,20 @@ class Matcher:
                                sublinear_tf=True, min_df=2, dtype=np.float32)
 
     def _org_side(self, orgs: Sequence[OrganizationRecord], o_word: sp.csr_matrix, o_char: sp.csr_matrix
-                  ) -> tuple[np.ndarray, reach_mod.ReachTable, sp.csr_matrix]:
-        """Category vectors, reach table and the augmented matrix of the organizations."""
+                  ) -> tuple[np.ndarray, reach_mod.ReachTable, np.ndarray, sp.csr_matrix]:
+        """Category vectors, reach table, funds bins and the augmented matrix of the organizations."""
         o_cat = np.zeros((len(orgs), len(ACTIONS)), dtype=np.float32)
         for i, o in enumerate(orgs):
             for a in o.actions:
                 if a in ACTION_INDEX:
                     o_cat[i, ACTION_INDEX[a]] = 1.0
         reach = reach_mod.build_reach(orgs, self.regions, self.config)
-        o_aug = sp.hstack([o_word, o_char, sp.csr_matrix(o_cat), sp.csr_matrix(reach.weight)],
+        o_bin = funds_bins(_funds(orgs))
+        o_funds = sp.csr_matrix((np.ones(len(orgs), dtype=np.float32), (np.arange(len(orgs)), o_bin)),
+                                shape=(len(orgs), N_FUNDS_BINS))
+        o_aug = sp.hstack([o_word, o_char, sp.csr_matrix(o_cat), sp.csr_matrix(reach.weight), o_funds],
                           format="csr", dtype=np.float32)
-        return o_cat, reach, o_aug
+        return o_cat, reach, o_bin, o_aug
 
     def index_organizations(self, organizations: Sequence[OrganizationRecord]) -> OrganizationIndex:
         """Prepare the active organizations once for many small matches against them."""
@@ -235,14 +244,14 @@ class Matcher:
             o_char = char_vec.fit_transform([char_text(o.text) for o in orgs])  # type: ignore[union-attr]
         except ValueError:  # too few documents for min_df
             char_vec, o_char = None, sp.csr_matrix((len(orgs), 0), dtype=np.float32)
-        o_cat, reach, o_aug = self._org_side(orgs, o_word, o_char)
-        return OrganizationIndex(orgs, tokens, word_vec, char_vec, o_word, o_char, o_cat, reach, o_aug,
+        o_cat, reach, o_bin, o_aug = self._org_side(orgs, o_word, o_char)
+        return OrganizationIndex(orgs, tokens, word_vec, char_vec, o_word, o_char, o_cat, reach, o_bin, o_aug,
                                  o_aug.T.tocsr(), _funds(orgs), {o.key: i for i, o in enumerate(orgs)})
 
     def _demand_side(self, dems: Sequence[DemandRecord], dem_tokens: list[list[str]], d_word: sp.csr_matrix,
                      d_char: sp.csr_matrix) -> _DemandSide:
-        """Category vectors (declared, else inferred from the text), places and the weighted
-        augmented matrix of the demands."""
+        """Category vectors (declared, else inferred from the text), places, the scale bound per
+        funds bin and the weighted augmented matrix of the demands."""
         cfg = self.config
         inferred: dict[str, Inference] = {}
         d_cat = np.zeros((len(dems), len(ACTIONS)), dtype=np.float32)
@@ -266,11 +275,13 @@ class Matcher:
             (np.ones(len(dems), dtype=np.float32), (np.arange(len(dems)), d_county)),
             shape=(len(dems), len(self.regions.county_codes)),
         )
+        # With the scale's upper bound in the product, its linear score bounds the final score.
+        d_upper = (cfg.w_scale * scale_upper(_needed(dems))).astype(np.float32)
         d_aug = sp.hstack([
             cfg.w_text_word * d_word, cfg.w_text_char * d_char,
-            sp.csr_matrix(cfg.w_category * d_cat), cfg.w_reach * d_region,
+            sp.csr_matrix(cfg.w_category * d_cat), cfg.w_reach * d_region, sp.csr_matrix(d_upper),
         ], format="csr", dtype=np.float32)
-        return _DemandSide(d_cat, text_action, inferred, d_county, d_aug)
+        return _DemandSide(d_cat, text_action, inferred, d_county, d_upper, d_aug)
 
     def index_demands(self, demands: Sequence[DemandRecord], *, today: date | None = None) -> DemandIndex:
         """Prepare the open demands once for matching changed organizations against them."""
@@ -284,8 +295,7 @@ class Matcher:
         except ValueError:  # too few documents for min_df
             char_vec, d_char = None, sp.csr_matrix((len(dems), 0), dtype=np.float32)
         side = self._demand_side(dems, tokens, d_word, d_char)
-        needed = np.array([np.nan if d.funding_needed is None else d.funding_needed for d in dems])
-        return DemandIndex(dems, tokens, word_vec, char_vec, side, side.d_aug.T.tocsr(), needed)
+        return DemandIndex(dems, tokens, word_vec, char_vec, side, side.d_aug.T.tocsr(), _needed(dems))
 
     # -- the full match ----------------------------------------------------------------
 
@@ -367,22 +377,22 @@ class Matcher:
             d_char = index.char_vec.transform(d_chars) if index.char_vec is not None \
                 else sp.csr_matrix((len(dems), 0), dtype=np.float32)
         else:
+            # One pass over the texts each: fit_transform, then split the rows by side.
             word_vec = self._word_vectorizer()
-            word_vec.fit(org_tokens + dem_tokens)
-            o_word, d_word = word_vec.transform(org_tokens), word_vec.transform(dem_tokens)
+            both = word_vec.fit_transform(org_tokens + dem_tokens)
+            o_word, d_word = both[:len(orgs)], both[len(orgs):]
             char_vec = self._char_vectorizer()
-            o_chars = [char_text(t) for t in org_texts]
             try:
-                char_vec.fit(o_chars + d_chars)
-                o_char, d_char = char_vec.transform(o_chars), char_vec.transform(d_chars)
+                both = char_vec.fit_transform([char_text(t) for t in org_texts] + d_chars)
+                o_char, d_char = both[:len(orgs)], both[len(orgs):]
             except ValueError:  # too few documents for min_df
                 o_char = sp.csr_matrix((len(orgs), 0), dtype=np.float32)
                 d_char = sp.csr_matrix((len(dems), 0), dtype=np.float32)
 
         side = dindex.side if dindex is not None else self._demand_side(dems, dem_tokens, d_word, d_char)
-        d_cat, text_action, inferred, d_county, d_aug = side.d_cat, side.text_action, side.inferred, \
-            side.d_county, side.d_aug
-        o_cat, reach, o_aug = (index.o_cat, index.reach, index.o_aug) if index is not None \
+        d_cat, text_action, inferred, d_county, d_upper, d_aug = side.d_cat, side.text_action, side.inferred, \
+            side.d_county, side.d_upper, side.d_aug
+        o_cat, reach, o_bin, o_aug = (index.o_cat, index.reach, index.o_bin, index.o_aug) if index is not None \
             else self._org_side(orgs, o_word, o_char)
         text_w = cfg.w_text_word + cfg.w_text_char
         lap("vectorize")
@@ -401,8 +411,7 @@ class Matcher:
         # signals on the shortlist
         c_lon, c_lat = self.regions.county_lonlat()
         org_funds = index.funds if index is not None else _funds(orgs)
-        dem_needed = dindex.needed if dindex is not None \
-            else np.array([np.nan if d.funding_needed is None else d.funding_needed for d in dems])
+        dem_needed = dindex.needed if dindex is not None else _needed(dems)
         feedback = organization_feedback or {}
         ratings = organization_ratings or {}
         org_factor = np.ones(len(orgs), dtype=np.float32)
@@ -419,7 +428,8 @@ class Matcher:
         def pair_signals(di: np.ndarray, oi: np.ndarray, lin: np.ndarray) -> dict[str, np.ndarray]:
             cat_ = (d_cat[di] * o_cat[oi]).sum(axis=1)
             reach_w_ = reach.weight[oi, d_county[di]]
-            text_ = np.clip((lin - cfg.w_category * cat_ - cfg.w_reach * reach_w_) / text_w, 0.0, 1.0)
+            rest = cfg.w_category * cat_ + cfg.w_reach * reach_w_ + d_upper[di, o_bin[oi]]
+            text_ = np.clip((lin - rest) / text_w, 0.0, 1.0)
             scale_ = scale_fit(org_funds[oi], dem_needed[di])
             return {
                 "cat": cat_, "reach_w": reach_w_, "reach_k": reach.kind[oi, d_county[di]],
@@ -431,7 +441,7 @@ class Matcher:
         sig = pair_signals(d_idx, o_idx, linear)
         # The final score re-weighs the linear one (text gate, scale, feedback), so a pair left out
         # of a row's shortlist may still belong in its top k. It cannot score more than
-        # (the row's width-th shortlisted linear score + w_scale) x the largest feedback factor:
+        # the row's width-th shortlisted linear score x the largest feedback factor:
         # rows whose k-th final score is below that bound get a wider shortlist until none is.
         bound_factor = float(org_factor.max())
         for side in ("demand", "organization"):
@@ -443,7 +453,7 @@ class Matcher:
                 rows = d_idx if side == "demand" else o_idx
                 mask = np.ones(len(rows), dtype=bool) if still_open is None else still_open[rows]
                 uncertain = _uncertain_rows(rows[mask], linear[mask], sig["total"][mask], rows_total, width,
-                                            cfg.top_k, cfg.w_scale, bound_factor)
+                                            cfg.top_k, bound_factor)
                 still_open = np.zeros(rows_total, dtype=bool)
                 still_open[uncertain] = True
                 if len(uncertain) == 0:

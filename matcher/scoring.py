@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -17,8 +18,8 @@ def total_score(text: np.ndarray, category: np.ndarray, reach: np.ndarray, scale
 
     Text fit, plus category and reach scaled by how well the texts fit (up to
     ``text_gate``), plus scale fit; an organization that cannot reach the place
-    keeps only part of it. Never above the linear score of the sparse product
-    plus ``w_scale``, which the engine's exact shortlist relies on.
+    keeps only part of it. Never above the linear score of the sparse product (which
+    carries an upper bound of the scale term), which the engine's exact shortlist relies on.
     """
     gate = np.minimum(1.0, text / config.text_gate) if config.text_gate > 0 else 1.0
     text_part = (config.w_text_word + config.w_text_char) * text
@@ -28,6 +29,48 @@ def total_score(text: np.ndarray, category: np.ndarray, reach: np.ndarray, scale
 
 def _money(value: float) -> str:
     return f"{value:g}万元"
+
+
+# The parts of a reason repeat across hundreds of thousands of pairs (the same action sets, places,
+# distances in whole km, amounts): each is built once per run and looked up after.
+@lru_cache(maxsize=65536)
+def _category_reason(demand_category: str | None, inferred: bool, text_action: str,
+                     org_actions: tuple[str, ...]) -> str | None:
+    if demand_category and demand_category in org_actions:
+        label = "类别一致（按内容推断）" if inferred else "类别一致"
+        return f"{label}：{demand_category}"
+    if text_action in org_actions:
+        filed = f"登记为{demand_category}" if demand_category else "未填类别"
+        return f"内容属于{text_action}（需求{filed}），组织申报了该行动"
+    if demand_category in ACTIONS:
+        declared = "、".join(org_actions) or "未申报"
+        return f"类别不同：需求为{demand_category}，组织申报{declared}"
+    return None
+
+
+@lru_cache(maxsize=65536)
+def _reach_reason(reach_kind: int, km_whole: float, demand_place: str, org_place: str) -> str:
+    km = f"约{km_whole:.0f}公里"
+    if reach_kind == reach_kinds.HOME:
+        return f"同在{demand_place}"
+    if reach_kind == reach_kinds.DECLARED:
+        return f"在其拟帮扶地区内：{demand_place}"
+    if reach_kind == reach_kinds.CITY:
+        return f"市级组织，服务本市州：{demand_place}（{km}）"
+    if reach_kind == reach_kinds.PROVINCE:
+        return f"省级组织，可在全省开展（{org_place}→{demand_place}，{km}）"
+    if reach_kind in (reach_kinds.NEIGHBOR, reach_kinds.DECLARED_NEIGHBOR):
+        return f"相邻县市：{org_place}→{demand_place}（{km}）"
+    return f"超出通常帮扶范围：{org_place}→{demand_place}（{km}）"
+
+
+@lru_cache(maxsize=65536)
+def _scale_reason(funds: float, needed: float, fits: bool) -> str:
+    if fits:
+        return f"规模相当：可投入{_money(funds)}，需求{_money(needed)}"
+    if funds < needed:
+        return f"资金偏少：可投入{_money(funds)}，需求{_money(needed)}"
+    return f"规模大于需求：可投入{_money(funds)}，需求{_money(needed)}"
 
 
 def explain(
@@ -54,38 +97,12 @@ def explain(
     ['类别一致：医护康养', '相邻县市：延边州延吉市→延边州图们市（约45公里）', '共同关键词：义诊、老年人']
     """
     reasons: list[str] = []
-    declared = "、".join(org_actions) or "未申报"
-    if demand_category and demand_category in org_actions:
-        label = "类别一致（按内容推断）" if demand_category_inferred else "类别一致"
-        reasons.append(f"{label}：{demand_category}")
-    elif text_action in org_actions:
-        filed = f"登记为{demand_category}" if demand_category else "未填类别"
-        reasons.append(f"内容属于{text_action}（需求{filed}），组织申报了该行动")
-    elif demand_category in ACTIONS:
-        reasons.append(f"类别不同：需求为{demand_category}，组织申报{declared}")
-
-    km = f"约{distance_km:.0f}公里"
-    if reach_kind == reach_kinds.HOME:
-        reasons.append(f"同在{demand_place}")
-    elif reach_kind == reach_kinds.DECLARED:
-        reasons.append(f"在其拟帮扶地区内：{demand_place}")
-    elif reach_kind == reach_kinds.CITY:
-        reasons.append(f"市级组织，服务本市州：{demand_place}（{km}）")
-    elif reach_kind == reach_kinds.PROVINCE:
-        reasons.append(f"省级组织，可在全省开展（{org_place}→{demand_place}，{km}）")
-    elif reach_kind in (reach_kinds.NEIGHBOR, reach_kinds.DECLARED_NEIGHBOR):
-        reasons.append(f"相邻县市：{org_place}→{demand_place}（{km}）")
-    else:
-        reasons.append(f"超出通常帮扶范围：{org_place}→{demand_place}（{km}）")
-
+    category = _category_reason(demand_category, demand_category_inferred, text_action, tuple(org_actions))
+    if category is not None:
+        reasons.append(category)
+    reasons.append(_reach_reason(reach_kind, round(distance_km), demand_place, org_place))
     if keywords:
         reasons.append("共同关键词：" + "、".join(keywords))
-
     if funds is not None and needed is not None and needed > 0:
-        if scale >= 0.8:
-            reasons.append(f"规模相当：可投入{_money(funds)}，需求{_money(needed)}")
-        elif funds < needed:
-            reasons.append(f"资金偏少：可投入{_money(funds)}，需求{_money(needed)}")
-        else:
-            reasons.append(f"规模大于需求：可投入{_money(funds)}，需求{_money(needed)}")
+        reasons.append(_scale_reason(funds, needed, scale >= 0.8))
     return reasons
