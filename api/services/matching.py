@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +108,21 @@ _REC_COLUMNS = ("run_id", "demand_id", "organization_id", "demand_rank", "organi
 
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # built once, not per row
+# Reasons and keywords repeat across hundreds of thousands of rows: each string is encoded once.
+_encode_str = lru_cache(maxsize=1 << 17)(_encode)
+
+
+def _json_list(items: Iterable[str]) -> str:
+    return "[" + ",".join(map(_encode_str, items)) + "]"
+
+
+def _signals_json(signals: dict[str, float], keywords: tuple[str, ...]) -> str:
+    """``signals`` plus the keywords as a JSON object, as json would write it (floats by repr)."""
+    if all((type(v) is float and math.isfinite(v)) or type(v) is int for v in signals.values()):
+        parts = [f'{_encode_str(k)}:{v!r}' for k, v in signals.items()]
+        parts.append('"keywords":' + _json_list(keywords))
+        return "{" + ",".join(parts) + "}"
+    return _encode({**signals, "keywords": list(keywords)})
 
 
 def recommendation_rows(run_id: int, recs: Iterable[EngineRecommendation], *, ranked: bool = True
@@ -113,8 +130,8 @@ def recommendation_rows(run_id: int, recs: Iterable[EngineRecommendation], *, ra
     """The engine's recommendations as rows of ``_REC_COLUMNS``, JSON already encoded;
     ``ranked=False`` leaves the ranks to be set afterwards (incremental matching)."""
     return [(run_id, int(r.demand_key), int(r.organization_key), r.demand_rank if ranked else None,
-             r.organization_rank if ranked else None, r.score, _encode({**r.signals, "keywords": list(r.keywords)}),
-             _encode(list(r.reasons))) for r in recs]
+             r.organization_rank if ranked else None, r.score, _signals_json(r.signals, r.keywords),
+             _json_list(r.reasons)) for r in recs]
 
 
 def insert_recommendations(session: Session, rows: list[tuple[Any, ...]]) -> None:
