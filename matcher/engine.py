@@ -15,7 +15,7 @@ from matcher import reach as reach_mod
 from matcher.candidates import top_pairs
 from matcher.categories import ACTION_INDEX, ACTIONS, ActionLexicon, Inference
 from matcher.config import MatchConfig
-from matcher.ranking import auto_cap, capped_top_k, top_k
+from matcher.ranking import auto_cap, capped_top_k, group_order, top_k
 from matcher.records import DemandRecord, OrganizationRecord, Recommendation
 from matcher.regions import RegionIndex, haversine_km
 from matcher.scoring import explain, total_score
@@ -67,7 +67,7 @@ def _uncertain_rows(rows: np.ndarray, linear: np.ndarray, total: np.ndarray, n_r
     """
     def nth_best(values: np.ndarray, n: int) -> np.ndarray:
         out = np.full(n_rows, -np.inf)
-        order = np.lexsort((-values, rows))
+        order = group_order(rows, values)
         r_sorted, v_sorted = rows[order], values[order]
         starts = np.r_[0, np.flatnonzero(r_sorted[1:] != r_sorted[:-1]) + 1] if len(rows) else np.zeros(0, int)
         ends = np.r_[starts[1:], len(rows)]
@@ -501,11 +501,12 @@ class Matcher:
 
         # explanations for the pairs that made a list
         idf = dict(zip(word_vec.get_feature_names_out(), word_vec.idf_, strict=True))
-        org_sets: dict[int, set[str]] = {}  # only for the organizations that made a list
-        dem_by_idf: dict[int, list[str]] = {}  # only for the demands that made a list
-        dem_place: dict[int, str] = {}
-        org_place: dict[int, str] = {}
-        dem_category = [d.category if d.category in ACTION_INDEX else inferred[d.key].action for d in dems]
+        place = self.regions.place_name
+        # What a reason needs of a demand or an organization, built once for those that made a list.
+        d_info: dict[int, tuple[str, str, bool, str, str, float | None, list[str]]] = {}
+        o_info: dict[int, tuple[str, tuple[str, ...], str, float | None, frozenset[str], int, tuple[str, ...]]] = {}
+        word_sets: dict[frozenset[str], int] = {}  # organizations with the same words share keywords
+        shared: dict[tuple[int, int], tuple[str, ...]] = {}
         picked = sorted(set(demand_rank) | set(org_rank))
         sel = np.array(picked, dtype=np.int64)
         p_d, p_o = d_idx[sel].tolist(), o_idx[sel].tolist()
@@ -517,48 +518,52 @@ class Matcher:
         recs: list[Recommendation] = []
         for j, p in enumerate(picked):
             di, oi = p_d[j], p_o[j]
-            d, o = dems[di], orgs[oi]
-            org_words = org_sets.get(oi)
-            if org_words is None:
-                org_words = org_sets[oi] = set(org_tokens[oi])
-            keywords: list[str] = []
-            if di not in dem_by_idf:
-                dem_by_idf[di] = sorted(dict.fromkeys(dem_tokens[di]), key=lambda w: -idf.get(w, 0.0))
-                dem_place[di] = self.regions.place_name(d.city_code, d.county_code)
-            for word in dem_by_idf[di]:  # rarest shared words first
-                if word in org_words:
-                    keywords.append(word)
-                    if len(keywords) == 4:
-                        break
+            dinf = d_info.get(di)
+            if dinf is None:
+                d = dems[di]
+                declared = d.category if d.category in ACTION_INDEX else None
+                dinf = d_info[di] = (
+                    d.key, declared or inferred[d.key].action, declared is None, text_action[di],
+                    place(d.city_code, d.county_code), d.funding_needed,
+                    sorted(dict.fromkeys(dem_tokens[di]), key=lambda w: -idf.get(w, 0.0)))
+            oinf = o_info.get(oi)
+            if oinf is None:
+                o = orgs[oi]
+                extra: list[str] = []
+                if o.key in feedback:
+                    approved, rejected = feedback[o.key]
+                    extra.append(f"过往对接：通过{approved}次，驳回{rejected}次")
+                if o.key in ratings:
+                    mean, n = ratings[o.key]
+                    extra.append(f"村级评价：{n}个项目平均{mean:.1f}分（满分5分）")
+                words = frozenset(org_tokens[oi])
+                oinf = o_info[oi] = (o.key, o.actions, place(o.city_code, o.county_code), o.funds, words,
+                                     word_sets.setdefault(words, len(word_sets)), tuple(extra))
+            d_key, d_category, d_inferred, d_action, d_place, needed, d_words = dinf
+            o_key, o_actions, o_place, funds, org_words, o_words, extra_reasons = oinf
+            keywords = shared.get((di, o_words))
+            if keywords is None:
+                found: list[str] = []
+                for word in d_words:  # rarest shared words first
+                    if word in org_words:
+                        found.append(word)
+                        if len(found) == 4:
+                            break
+                keywords = shared[(di, o_words)] = tuple(found)
             signals = {"text": p_text[j], "category": p_cat[j], "reach": p_reach[j], "distance_km": p_dist[j],
                        "scale": p_scale[j]}
             reasons = explain(
-                demand_category=dem_category[di],
-                demand_category_inferred=d.key in inferred,
-                text_action=text_action[di],
-                org_actions=o.actions,
-                reach_kind=p_kind[j],
-                distance_km=p_dist[j],
-                demand_place=dem_place[di],
-                org_place=org_place.get(oi) or org_place.setdefault(oi, self.regions.place_name(o.city_code,
-                                                                                                  o.county_code)),
-                keywords=keywords,
-                funds=o.funds,
-                needed=d.funding_needed,
-                scale=p_scale[j],
+                demand_category=d_category, demand_category_inferred=d_inferred, text_action=d_action,
+                org_actions=o_actions, reach_kind=p_kind[j], distance_km=p_dist[j], demand_place=d_place,
+                org_place=o_place, keywords=keywords, funds=funds, needed=needed, scale=p_scale[j],
             )
-            if o.key in feedback:
-                approved, rejected = feedback[o.key]
-                reasons.append(f"过往对接：通过{approved}次，驳回{rejected}次")
-            if o.key in ratings:
-                mean, n = ratings[o.key]
-                reasons.append(f"村级评价：{n}个项目平均{mean:.1f}分（满分5分）")
-            if o.key in feedback or o.key in ratings:
+            if extra_reasons:
+                reasons.extend(extra_reasons)
                 signals["feedback"] = p_factor[j]
             recs.append(Recommendation(
-                demand_key=d.key, organization_key=o.key, score=p_total[j], signals=signals,
+                demand_key=d_key, organization_key=o_key, score=p_total[j], signals=signals,
                 reasons=tuple(reasons), demand_rank=demand_rank.get(p), organization_rank=org_rank.get(p),
-                keywords=tuple(keywords),
+                keywords=keywords,
             ))
         with_candidates = {dems[int(d_idx[p])].key for p in demand_rank}
         stats.demands_with_candidates = len(with_candidates)

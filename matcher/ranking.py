@@ -7,9 +7,32 @@ import math
 import numpy as np
 
 
+def group_order(groups: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """``np.lexsort((-scores, groups))`` (by group, then score descending, ties in input order),
+    several times faster: one unstable sort of a combined key, then the few tied runs re-sorted.
+
+    >>> group_order(np.array([1, 0, 1, 0, 1]), np.array([0.5, 0.2, 0.9, 0.2, 0.5])).tolist()
+    [1, 3, 2, 0, 4]
+    """
+    if len(groups) == 0:
+        return np.zeros(0, dtype=np.int64)
+    s = np.asarray(scores, dtype=np.float64)
+    top = s.max()
+    span = top - s.min() + 1.0  # a group's keys stay below the next group's
+    key = np.asarray(groups, dtype=np.float64) * span + (top - s)
+    order = np.argsort(key)
+    k = key[order]
+    tied = k[1:] == k[:-1]
+    if tied.any():
+        pos = np.flatnonzero(np.r_[tied, False] | np.r_[False, tied])
+        sub = order[pos]
+        order[pos] = sub[np.lexsort((sub, key[sub]))]
+    return order
+
+
 def rank_within(groups: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Order pairs by group then score descending; return (order, 0-based rank in group)."""
-    order = np.lexsort((-scores, groups))
+    order = group_order(groups, scores)
     g = groups[order]
     starts = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1] if len(g) else np.zeros(0, dtype=np.int64)
     rank = np.arange(len(g)) - np.repeat(starts, np.diff(np.r_[starts, len(g)]))
@@ -36,7 +59,7 @@ def auto_cap(n_demands: int, n_organizations: int, k: int, factor: float) -> int
 
 def capped_top_k(
     demand: np.ndarray, organization: np.ndarray, scores: np.ndarray, k: int, cap: int,
-    *, max_rounds: int = 200,
+    *, max_rounds: int = 200, depth: int = 40,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each demand's best ``k`` pairs, no organization in more than ``cap`` lists.
 
@@ -47,18 +70,42 @@ def capped_top_k(
 
     The pairs are sorted once; each round is linear (ranks from a running count
     of the pairs still allowed), and only the chosen pairs of over-used
-    organizations are sorted again.
+    organizations are sorted again. Only each demand's first ``depth`` pairs take
+    part at first; a demand that runs out of them while it has more gets four times
+    as many, and the rounds go on from where they were (an organization that turned a
+    demand down would turn it down again), so the answer is the one all pairs give.
     """
     n = len(scores)
     if n == 0:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty
-    order, _rank = rank_within(demand, scores)
-    d_sorted, o_sorted, s_sorted = demand[order], organization[order], scores[order]
+    order, rank_all = rank_within(demand, scores)
+    d_sorted = demand[order]
+    n_org = int(organization.max()) + 1
+    sizes = np.bincount(demand)
+    limit = np.full(len(sizes), max(depth, k))
+    refused = np.zeros(n, dtype=bool)  # by position in ``order``
+    while True:
+        part = np.flatnonzero(rank_all < limit[d_sorted])  # still grouped by demand, best first
+        pos = order[part]
+        allowed = ~refused[part]
+        picked, rank = _capped_rounds(d_sorted[part], organization[pos], scores[pos], allowed, k, cap, n_org,
+                                      max_rounds)
+        refused[part[~allowed]] = True
+        got = np.bincount(d_sorted[part[picked]], minlength=len(sizes))
+        deeper = (got < k) & (sizes > limit)
+        if not deeper.any():
+            return pos[picked], rank
+        limit[deeper] *= 4
+
+
+def _capped_rounds(d_sorted: np.ndarray, o_sorted: np.ndarray, s_sorted: np.ndarray, allowed: np.ndarray, k: int,
+                   cap: int, n_org: int, max_rounds: int) -> tuple[np.ndarray, np.ndarray]:
+    """The rounds of ``capped_top_k`` over pairs grouped by demand, best first, from the pairs
+    still ``allowed`` (updated in place). Returns the chosen positions and their ranks."""
+    n = len(s_sorted)
     group_start = np.r_[True, d_sorted[1:] != d_sorted[:-1]]
     start_index = np.maximum.accumulate(np.where(group_start, np.arange(n), 0))
-    allowed = np.ones(n, dtype=bool)
-    n_org = int(organization.max()) + 1
     for _ in range(max_rounds):
         running = np.cumsum(allowed)
         before_group = np.where(start_index > 0, running[start_index - 1], 0)
@@ -74,4 +121,4 @@ def capped_top_k(
     else:  # pragma: no cover - converges long before for real data
         chosen &= ~over[o_sorted]
     picked = np.flatnonzero(chosen)
-    return order[picked], rank[picked] + 1
+    return picked, rank[picked] + 1
