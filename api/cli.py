@@ -484,7 +484,9 @@ def user_list() -> None:
 
 @app.command()
 def bench(
-    scale: Annotated[list[str] | None, typer.Option(help="quick | demo | jilin（可多次指定）")] = None,
+    scale: Annotated[list[str] | None, typer.Option(
+        help="quick | demo | jilin | national | national-mini（可多次指定；national：10万×100万，分省流式）",
+    )] = None,
     out: Annotated[Path | None, typer.Option(help="结果写入的文件")] = Path("bench-results.md"),
 ) -> None:
     """性能基准：各规模的分阶段用时、内存峰值，与 BM25 和朴素实现同场对比。"""
@@ -493,8 +495,7 @@ def bench(
     scales = scale or ["quick"]
     unknown = [s for s in scales if s not in SCALES]
     if unknown:
-        typer.echo(f"未知规模：{'、'.join(unknown)}（可选：{'、'.join(SCALES)}；"
-                   "全国规模尚未实现分块流式匹配）", err=True)
+        typer.echo(f"未知规模：{'、'.join(unknown)}（可选：{'、'.join(SCALES)}）", err=True)
         raise typer.Exit(code=2)
     rows = run(scales, out)
     typer.echo(table(rows))

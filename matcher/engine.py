@@ -38,6 +38,9 @@ def _funds(orgs: Sequence[OrganizationRecord]) -> np.ndarray:
     return np.array([np.nan if o.funds is None else o.funds for o in orgs], dtype=np.float64)
 
 
+_DENSE_BLOCK = 2_000_000  # pairs scored at once when settling uncertain rows (a few bytes each, several arrays)
+
+
 def _needed(dems: Sequence[DemandRecord]) -> np.ndarray:
     return np.array([np.nan if d.funding_needed is None else d.funding_needed for d in dems], dtype=np.float64)
 
@@ -196,10 +199,8 @@ class Matcher:
         regions: RegionIndex | None = None,
         tokenizer: Tokenizer | None = None,
         lexicon: ActionLexicon | None = None,
-        processes: int = 2,
     ) -> None:
         self.config = config or MatchConfig()
-        self.processes = processes  # for tokenizing large corpora; results do not depend on it
         self.regions = regions or RegionIndex.default()
         self.lexicon = lexicon or ActionLexicon.from_file()
         self.tokenizer = tokenizer or Tokenizer(extra_words=self.lexicon.words())
@@ -236,7 +237,7 @@ class Matcher:
     def index_organizations(self, organizations: Sequence[OrganizationRecord]) -> OrganizationIndex:
         """Prepare the active organizations once for many small matches against them."""
         orgs = [o for o in organizations if o.active]
-        tokens = self.tokenizer.tokens_many([o.text for o in orgs], processes=self.processes)
+        tokens = self.tokenizer.tokens_many([o.text for o in orgs])
         word_vec = self._word_vectorizer()
         o_word = word_vec.fit_transform(tokens) if orgs else sp.csr_matrix((0, 0), dtype=np.float32)
         char_vec: TfidfVectorizer | None = self._char_vectorizer()
@@ -286,7 +287,7 @@ class Matcher:
     def index_demands(self, demands: Sequence[DemandRecord], *, today: date | None = None) -> DemandIndex:
         """Prepare the open demands once for matching changed organizations against them."""
         dems = [d for d in demands if d.open and (today is None or d.due_date is None or d.due_date >= today)]
-        tokens = self.tokenizer.tokens_many([d.text for d in dems], processes=self.processes)
+        tokens = self.tokenizer.tokens_many([d.text for d in dems])
         word_vec = self._word_vectorizer()
         d_word = word_vec.fit_transform(tokens) if dems else sp.csr_matrix((0, 0), dtype=np.float32)
         char_vec: TfidfVectorizer | None = self._char_vectorizer()
@@ -296,6 +297,40 @@ class Matcher:
             char_vec, d_char = None, sp.csr_matrix((len(dems), 0), dtype=np.float32)
         side = self._demand_side(dems, tokens, d_word, d_char)
         return DemandIndex(dems, tokens, word_vec, char_vec, side, side.d_aug.T.tocsr(), _needed(dems))
+
+    def _best_by_total(self, side: str, chunk: np.ndarray, n: int, *, d_aug: sp.csr_matrix, o_aug: sp.csr_matrix,
+                       o_aug_t: sp.csr_matrix | None, d_aug_t: sp.csr_matrix | None, d_cat: np.ndarray,
+                       o_cat: np.ndarray, reach: reach_mod.ReachTable, d_county: np.ndarray, d_upper: np.ndarray,
+                       o_bin: np.ndarray, org_funds: np.ndarray, dem_needed: np.ndarray, org_factor: np.ndarray,
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every pair of the rows in ``chunk`` (demands or organizations) scored as the final score
+        scores it, densely; the ``n`` best of each row as (demand index, organization index, linear)."""
+        cfg = self.config
+        if side == "demand":
+            lin = (d_aug[chunk] @ o_aug_t).toarray()
+            cat = d_cat[chunk] @ o_cat.T
+            reach_w = reach.weight[:, d_county[chunk]].T
+            upper = d_upper[chunk][:, o_bin]
+            funds, needed = np.broadcast_to(org_funds[None, :], lin.shape), \
+                np.broadcast_to(dem_needed[chunk][:, None], lin.shape)
+            factor = org_factor[None, :]
+        else:
+            lin = (o_aug[chunk] @ d_aug_t).toarray()
+            cat = o_cat[chunk] @ d_cat.T
+            reach_w = reach.weight[chunk][:, d_county]
+            upper = d_upper[:, o_bin[chunk]].T
+            funds, needed = np.broadcast_to(org_funds[chunk][:, None], lin.shape), \
+                np.broadcast_to(dem_needed[None, :], lin.shape)
+            factor = org_factor[chunk][:, None]
+        text = np.clip((lin - cfg.w_category * cat - cfg.w_reach * reach_w - upper)
+                       / (cfg.w_text_word + cfg.w_text_char), 0.0, 1.0)
+        total = total_score(text, cat, reach_w, scale_fit(funds, needed), cfg) * factor
+        n = min(n, lin.shape[1])
+        best = np.argpartition(-total, n - 1, axis=1)[:, :n]
+        row = np.repeat(chunk, n)
+        col = best.ravel()
+        values = np.take_along_axis(lin, best, axis=1).ravel().astype(np.float32)
+        return (row, col, values) if side == "demand" else (col, row, values)
 
     # -- the full match ----------------------------------------------------------------
 
@@ -353,14 +388,14 @@ class Matcher:
         dem_texts = [d.text for d in dems] if dindex is None else []  # the index holds their tokens
         if index is not None:
             org_tokens = index.tokens
-            dem_tokens = self.tokenizer.tokens_many(dem_texts, processes=self.processes)
+            dem_tokens = self.tokenizer.tokens_many(dem_texts)
         elif dindex is not None:
             org_texts = [o.text for o in orgs]
-            org_tokens = self.tokenizer.tokens_many(org_texts, processes=self.processes)
+            org_tokens = self.tokenizer.tokens_many(org_texts)
             dem_tokens = dindex.tokens
         else:
             org_texts = [o.text for o in orgs]
-            all_tokens = self.tokenizer.tokens_many(org_texts + dem_texts, processes=self.processes)
+            all_tokens = self.tokenizer.tokens_many(org_texts + dem_texts)
             org_tokens, dem_tokens = all_tokens[:len(orgs)], all_tokens[len(orgs):]
         lap("tokenize")
 
@@ -439,32 +474,47 @@ class Matcher:
             }
 
         sig = pair_signals(d_idx, o_idx, linear)
-        # The final score re-weighs the linear one (text gate, scale, feedback), so a pair left out
-        # of a row's shortlist may still belong in its top k. It cannot score more than
-        # the row's width-th shortlisted linear score x the largest feedback factor:
-        # rows whose k-th final score is below that bound get a wider shortlist until none is.
+        # The final score re-weighs the linear one (text gate, out of reach, feedback), so a pair left
+        # out of a row's shortlist may still belong in its top k. It cannot score more than the row's
+        # n_short-th linear score x the largest feedback factor. Rows whose k-th final score is below
+        # that bound get a shortlist four times wider; those still below it are scored against every
+        # column, a dense block of rows at a time, and take their n_short best by final score, which
+        # settles them exactly.
         bound_factor = float(org_factor.max())
         for side in ("demand", "organization"):
-            width = n_short
             rows_total = len(dems) if side == "demand" else len(orgs)
             others = len(orgs) if side == "demand" else len(dems)
-            still_open: np.ndarray | None = None  # a certain row stays certain: look only at the others
-            while width < others:
+            if n_short >= others:  # every pair of the row is known already
+                continue
+            width, open_rows = n_short, None
+            # First a shortlist four times wider (cheap, and it settles most), then every column for the rest.
+            for dense in (False, True):
                 rows = d_idx if side == "demand" else o_idx
-                mask = np.ones(len(rows), dtype=bool) if still_open is None else still_open[rows]
+                mask = np.ones(len(rows), dtype=bool) if open_rows is None else open_rows[rows]
                 uncertain = _uncertain_rows(rows[mask], linear[mask], sig["total"][mask], rows_total, width,
                                             cfg.top_k, bound_factor)
-                still_open = np.zeros(rows_total, dtype=bool)
-                still_open[uncertain] = True
                 if len(uncertain) == 0:
                     break
+                open_rows = np.zeros(rows_total, dtype=bool)
+                open_rows[uncertain] = True
                 width = min(others, width * 4)
-                if side == "demand":
+                if not dense and side == "demand":
                     sub_d, sub_o, sub_lin = top_pairs(d_aug[uncertain], o_aug, width, right_t=o_aug_t)
                     sub_d = uncertain[sub_d]
-                else:
+                elif not dense:
                     sub_o, sub_d, sub_lin = top_pairs(o_aug[uncertain], d_aug, width, right_t=d_aug_t)
                     sub_o = uncertain[sub_o]
+                else:
+                    if side == "demand":
+                        o_aug_t = o_aug_t if o_aug_t is not None else o_aug.T.tocsr()
+                    else:
+                        d_aug_t = d_aug_t if d_aug_t is not None else d_aug.T.tocsr()
+                    parts = [self._best_by_total(side, chunk, n_short, d_aug=d_aug, o_aug=o_aug, o_aug_t=o_aug_t,
+                                                 d_aug_t=d_aug_t, d_cat=d_cat, o_cat=o_cat, reach=reach,
+                                                 d_county=d_county, d_upper=d_upper, o_bin=o_bin, org_funds=org_funds,
+                                                 dem_needed=dem_needed, org_factor=org_factor)
+                             for chunk in np.array_split(uncertain, -(-len(uncertain) * others // _DENSE_BLOCK))]
+                    sub_d, sub_o, sub_lin = (np.concatenate([p[i] for p in parts]) for i in range(3))
                 known = np.sort(d_idx * len(orgs) + o_idx)
                 fresh = ~_contains(known, sub_d * len(orgs) + sub_o)
                 if not fresh.any():
@@ -474,6 +524,11 @@ class Matcher:
                 o_idx = np.concatenate([o_idx, sub_o[fresh]])
                 linear = np.concatenate([linear, sub_lin[fresh]])
                 sig = {k: np.concatenate([sig[k], new[k]]) for k in sig}
+        # Pairs in (demand, organization) order, however they were found: equal scores then rank the
+        # same way whichever path found them.
+        canonical = np.argsort(d_idx * len(orgs) + o_idx)
+        d_idx, o_idx, linear = d_idx[canonical], o_idx[canonical], linear[canonical]
+        sig = {k: v[canonical] for k, v in sig.items()}
         cat, reach_w, reach_k, dist = sig["cat"], sig["reach_w"], sig["reach_k"], sig["dist"]
         text, scale, total = sig["text"], sig["scale"], sig["total"].astype(np.float32)
         lap("signals")

@@ -127,6 +127,10 @@ class Tokenizer:
             if len(word) > 1:
                 self._jieba.add_word(word, freq=2000)
 
+    def clear_cache(self) -> None:
+        """Forget every text's tokens (to measure a cold run, or to free memory between batches)."""
+        self._cache.clear()
+
     def segment(self, text: str) -> list[str]:
         """Every jieba token of the normalised text, punctuation included."""
         return self._jieba.lcut(normalize(text), HMM=True)
@@ -143,35 +147,10 @@ class Tokenizer:
             self._cache[text] = cached
         return cached
 
-    def tokens_many(self, texts: Iterable[str], *, processes: int = 1) -> list[list[str]]:
-        """Tokens of many texts; unchanged texts come from the cache, the rest optionally in
-        ``processes`` worker processes (jieba is pure Python: one core each)."""
-        texts = list(texts)
-        todo = list(dict.fromkeys(t for t in texts if t not in self._cache))
-        if processes > 1 and len(todo) >= PARALLEL_MIN_TEXTS:
-            import multiprocessing as mp
-
-            chunk = -(-len(todo) // processes)
-            parts = [todo[i:i + chunk] for i in range(0, len(todo), chunk)]
-            ctx = mp.get_context("fork")
-            with ctx.Pool(processes, initializer=_worker_init, initargs=(self,)) as pool:
-                for part, result in zip(parts, pool.map(_worker_tokens, parts), strict=True):
-                    self._cache.update(zip(part, result, strict=True))
+    def tokens_many(self, texts: Iterable[str]) -> list[list[str]]:
+        """Tokens of many texts; unchanged texts come from the cache. In this process: with
+        jieba-next, worker processes cost more than they save (and forking a threaded server is unsafe)."""
         return [self.tokens(t) for t in texts]
-
-
-PARALLEL_MIN_TEXTS = 4000  # below this, starting workers costs more than it saves
-_worker_tokenizer: Tokenizer | None = None
-
-
-def _worker_init(tokenizer: Tokenizer) -> None:
-    global _worker_tokenizer
-    _worker_tokenizer = tokenizer
-
-
-def _worker_tokens(texts: list[str]) -> list[list[str]]:
-    assert _worker_tokenizer is not None
-    return [_worker_tokenizer.synonyms.expand(_worker_tokenizer.plain_tokens(t)) for t in texts]
 
 
 def _is_content(token: str) -> bool:

@@ -1,10 +1,16 @@
 """Concurrent load on the recommendations endpoints of a running server, on loopback.
 
     python -m api.bench.load --base http://127.0.0.1:8000 --user admin --password … \\
-        --clients 50 --requests 3000
+        --clients 50 --requests 3000 [--rate 200] [--rematch]
 
 Picks real organizations and demands from the API itself, then reports p50, p99 and errors.
 Bounded in count: it stops after --requests requests.
+
+Without --rate the 50 clients send back to back (closed loop: the server is saturated, and by
+Little's law the mean latency is clients / throughput). With --rate the requests arrive at that
+many per second, at random (Poisson), at most --clients at a time, each timed from when it was due
+(open loop: what a user sees at that load). --rematch starts a full re-match first
+(POST /api/v1/match-runs) and reports whether it was still running when the load ended.
 """
 
 from __future__ import annotations
@@ -46,7 +52,7 @@ async def _targets(client: httpx.AsyncClient, headers: dict[str, str], n: int) -
 
 
 async def run_load(base: str, username: str, password: str, *, clients: int = 50, requests: int = 3000,
-                   seed: int = 1) -> LoadResult:
+                   seed: int = 1, rate: float | None = None, rematch: bool = False) -> LoadResult:
     host = urlparse(base).hostname
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise SystemExit("load is only sent to loopback")
@@ -73,9 +79,38 @@ async def run_load(base: str, username: str, password: str, *, clients: int = 50
                 latencies.append((time.perf_counter() - start) * 1000)
                 errors += 0 if ok else 1
 
+        async def due(path: str, at: float, gate: asyncio.Semaphore) -> None:
+            nonlocal errors
+            async with gate:
+                try:
+                    r = await client.get(path, headers=headers)
+                    ok = r.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+            latencies.append((time.perf_counter() - at) * 1000)  # from when it was due: queueing counts
+            errors += 0 if ok else 1
+
+        run_id = None
+        if rematch:
+            r = await client.post("/api/v1/match-runs", headers=headers)
+            r.raise_for_status()
+            run_id = r.json()["id"]
         started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(clients)))
+        if rate is None:
+            await asyncio.gather(*(worker() for _ in range(clients)))
+        else:
+            gate = asyncio.Semaphore(clients)
+            tasks, at = [], started
+            for path in queue:
+                at += rng.expovariate(rate)
+                if (wait := at - time.perf_counter()) > 0:
+                    await asyncio.sleep(wait)  # the load generator's schedule, not a test
+                tasks.append(asyncio.create_task(due(path, at, gate)))
+            await asyncio.gather(*tasks)
         elapsed = time.perf_counter() - started
+        if run_id is not None:
+            status = (await client.get(f"/api/v1/match-runs/{run_id}", headers=headers)).json()["status"]
+            print(f"re-match {run_id}: {status} when the load ended")
     latencies.sort()
     return LoadResult(len(latencies), errors, statistics.median(latencies),
                       latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))], statistics.fmean(latencies),
@@ -89,9 +124,11 @@ def main() -> None:
     parser.add_argument("--password", default="duijie-demo-2026")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--rate", type=float, default=None, help="requests per second offered (open loop)")
+    parser.add_argument("--rematch", action="store_true", help="start a full re-match first")
     args = parser.parse_args()
-    print(asyncio.run(run_load(args.base, args.user, args.password, clients=args.clients,
-                               requests=args.requests)).line())
+    print(asyncio.run(run_load(args.base, args.user, args.password, clients=args.clients, requests=args.requests,
+                               rate=args.rate, rematch=args.rematch)).line())
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import csv
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -164,22 +166,12 @@ def _phone(rng: random.Random, area: str = "0431") -> str:
     return number
 
 
-def generate(out_dir: Path, *, organizations: int = 320, demands: int = 2400, seed: int = 7,
-             regions: RegionIndex | None = None) -> DemoFiles:
-    """Write the two forms into ``out_dir`` and return their paths."""
-    rng = random.Random(seed)
-    regions = regions or RegionIndex.default()
-    out_dir.mkdir(parents=True, exist_ok=True)
+def synthetic_organizations(rng: random.Random, regions: RegionIndex, n: int) -> Iterator[tuple[dict[str, Any],
+                                                                                             dict[str, Any]]]:
+    """``n`` organizations, each as (its row of the sign-up form, the clean values an import stores)."""
     counties = list(regions.counties.values())
-
-    def city_label(code: str) -> str:
-        city = regions.cities[code]
-        return rng.choice([city.name, city.name, city.short])
-
-    # -- organizations
-    org_rows = []
     used_names: set[str] = set()
-    for i in range(organizations):
+    for i in range(n):
         action = ACTIONS[i % len(ACTIONS)]
         level = rng.choices(["province", "city", "county"], weights=[1, 3, 6])[0]
         county = counties[i % len(counties)] if level == "county" else rng.choice(counties)
@@ -189,11 +181,11 @@ def generate(out_dir: Path, *, organizations: int = 320, demands: int = 2400, se
             city_cell = "长春市"
         elif level == "city":
             place, registrar, area_code, county_cell = city.name, f"{city.name}民政局", city.code, ""
-            city_cell = city_label(city.code)
+            city_cell = _city_label(rng, regions, city.code)
         else:
             place = county.name if county.name != city.name else city.name
             registrar, area_code = f"{county.name}民政局", county.code
-            county_cell, city_cell = county.name, city_label(city.code)
+            county_cell, city_cell = county.name, _city_label(rng, regions, city.code)
         pattern, org_type, capability = rng.choice(ORG_TEMPLATES[action])
         name = pattern.format(place=place, product=rng.choice(PRODUCTS))
         attempt = 0
@@ -218,9 +210,10 @@ def generate(out_dir: Path, *, organizations: int = 320, demands: int = 2400, se
             area = rng.choice(["全省", f"{city.short}、{rng.choice(list(regions.cities.values())).short}"])
         funds = {"province": rng.choice([50, 100, 200, 500]), "city": rng.choice([10, 20, 50, 80]),
                  "county": rng.choice([0.5, 2, 5, 10, 20])}[level]
-        org_rows.append({
+        org_type_code = "社会服务机构" if org_type == "民办非企业单位" else org_type
+        row = {
             "社会组织名称": _messy(rng, name),
-            "统一社会信用代码": _credit_code(rng, "社会服务机构" if org_type == "民办非企业单位" else org_type, area_code),
+            "统一社会信用代码": _credit_code(rng, org_type_code, area_code),
             "组织类型": org_type,
             "登记管理机关": registrar,
             "所在市（州）": city_cell,
@@ -234,22 +227,25 @@ def generate(out_dir: Path, *, organizations: int = 320, demands: int = 2400, se
             "联系人": rng.choice("王李张刘陈杨赵黄周吴") + rng.choice(["丽", "伟", "芳", "军", "静", "强", "敏"]),
             "联系电话": _phone(rng),
             "电子邮箱": f"org{i:04d}@example.org" if rng.random() < 0.7 else "",
-        })
-    org_path = out_dir / "社会组织报名表.xlsx"
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.title = "报名表"
-    ws.append([ORG_FORM.title])
-    ws.append(list(org_rows[0]))
-    for row in org_rows:
-        ws.append(list(row.values()))
-    wb.save(org_path)
+        }
+        clean = {
+            "name": name, "credit_code": row["统一社会信用代码"], "org_type": org_type, "registrar": registrar,
+            "registrar_level": level, "city_code": city.code if level != "province" else "220100",
+            "county_code": county.code if level == "county" else None, "actions": actions, "scope": "",
+            "capability": capability, "service_area": area, "funds": None if row["可投入资金（万元）"] == "" else float(funds),
+            "staff": row["可投入人员（人）"], "contact_name": row["联系人"], "contact_phone": row["联系电话"],
+            "email": row["电子邮箱"] or None,
+        }
+        yield row, clean
 
-    # -- demands: every county gets some, remote ones too
-    dem_rows = []
+
+def synthetic_demands(rng: random.Random, regions: RegionIndex, n: int) -> Iterator[tuple[dict[str, Any],
+                                                                                       dict[str, Any]]]:
+    """``n`` demand points, every county with some, each as (its form row, the clean values)."""
+    counties = list(regions.counties.values())
     unnamed: set[tuple[str, ...]] = set()  # a blank 需求编号 is keyed by place + title; keep those unique
     date_formats = ["{y}-{m:02d}-{d:02d}", "{y}/{m}/{d}", "{y}年{m}月{d}日", "{y}年{m}月"]
-    for j in range(demands):
+    for j in range(n):
         county = counties[j % len(counties)] if j < len(counties) * 3 else rng.choice(counties)
         action = rng.choice(ACTIONS)
         title, desc = rng.choice(DEMAND_TEMPLATES[action])
@@ -260,7 +256,9 @@ def generate(out_dir: Path, *, organizations: int = 320, demands: int = 2400, se
         category = "" if r < 0.12 else rng.choice(ACTIONS) if r < 0.17 else action
         # A few already past: the engine must drop expired demands.
         y, m = rng.choice([2027, 2027, 2028]) if rng.random() > 0.05 else 2025, rng.randint(1, 12)
-        due = rng.choice(date_formats).format(y=y, m=m, d=min(28, rng.randint(1, 28)))
+        form = rng.choice(date_formats)
+        day = min(28, rng.randint(1, 28))
+        due = form.format(y=y, m=m, d=day)
         funding = {"创业就业": rng.choice([20, 50, 100, 200]), "消费帮扶": rng.choice([0, 1, 5])}.get(
             action, rng.choice([0.5, 1, 3, 5, 10]))
         city = regions.cities[county.city_code]
@@ -271,9 +269,9 @@ def generate(out_dir: Path, *, organizations: int = 320, demands: int = 2400, se
         if rng.random() < 0.1 and (key := (county.code, township, village, title_text)) not in unnamed:
             unnamed.add(key)
             ref = ""
-        dem_rows.append({
+        row = {
             "需求编号": ref,
-            "市州": city_label(city.code),
+            "市州": _city_label(rng, regions, city.code),
             "县（市、区）": county.name,
             "乡（镇）": township,
             "村": village,
@@ -285,14 +283,46 @@ def generate(out_dir: Path, *, organizations: int = 320, demands: int = 2400, se
             "期望完成时间": due,
             "联系人": rng.choice("王李张刘陈杨赵黄周吴") + "书记",
             "联系电话": _phone(rng, "0433"),
-        })
+        }
+        clean = {
+            "ref": ref or f"{county.code}-G{j + 1:05d}", "ref_generated": not ref, "city_code": city.code,
+            "county_code": county.code, "township": township, "village": village, "category": category or action,
+            "category_inferred": not category, "title": title_text, "description": row["需求内容"],
+            "beneficiaries": row["受益人数"], "funding_needed": float(funding), "due_date": date(y, m, day),
+            "contact_name": row["联系人"], "contact_phone": row["联系电话"],
+        }
+        yield row, clean
+
+
+def _city_label(rng: random.Random, regions: RegionIndex, code: str) -> str:
+    city = regions.cities[code]
+    return rng.choice([city.name, city.name, city.short])
+
+
+def generate(out_dir: Path, *, organizations: int = 320, demands: int = 2400, seed: int = 7,
+             regions: RegionIndex | None = None) -> DemoFiles:
+    """Write the two forms into ``out_dir`` and return their paths."""
+    rng = random.Random(seed)
+    regions = regions or RegionIndex.default()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    org_rows = [row for row, _ in synthetic_organizations(rng, regions, organizations)]
+    org_path = out_dir / "社会组织报名表.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "报名表"
+    ws.append([ORG_FORM.title])
+    ws.append(list(org_rows[0]))
+    for row in org_rows:
+        ws.append(list(row.values()))
+    wb.save(org_path)
+
+    dem_rows = [row for row, _ in synthetic_demands(rng, regions, demands)]
     dem_path = out_dir / "乡村振兴帮扶需求要点.csv"
     with dem_path.open("w", encoding="gb18030", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(dem_rows[0]))
         writer.writeheader()
         writer.writerows(dem_rows)
     return DemoFiles(org_path, dem_path)
-
 
 
 DEMO_PASSWORD = "duijie-demo-2026"

@@ -55,3 +55,46 @@ def test_shortlist_gives_the_same_rankings_as_scoring_every_pair(matcher: Matche
     for o in orgs:
         assert [(r.demand_key, r.score) for r in a.for_organization(o.key)] == \
             [(r.demand_key, r.score) for r in b.for_organization(o.key)], o.key
+
+
+def test_rows_the_shortlist_cannot_settle_are_scored_in_full(matcher: Matcher,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    # Demands whose words no nearby organization shares: their linear shortlist is all category and
+    # place, which the text gate discounts, so the few far-away organizations that share their words
+    # must be found by scoring the whole row. Both sides take that path here.
+    orgs, demands = corpus(matcher.regions, 400, 300, 7)
+    rng = random.Random(7)
+    counties = list(matcher.regions.counties.values())
+    rare = ["村道路灯安装维修", "自来水管网改造", "村部屋顶防水", "桥梁护栏加固"]
+    for i in range(12):
+        county = rng.choice(counties)
+        orgs.append(OrganizationRecord(
+            key=f"r{i}", name=f"工程队{i}", level="county", city_code=county.city_code,  # type: ignore[arg-type]
+            county_code=county.code, actions=("社会治理",), capability=rng.choice(rare)))
+    for j in range(60):
+        county = rng.choice(counties)
+        demands.append(DemandRecord(key=f"x{j}", city_code=county.city_code, county_code=county.code,
+                                    title=rng.choice(rare), description="", category="创业就业"))
+    settled: set[str] = set()
+    real = Matcher._best_by_total
+
+    def spy(self: Matcher, side: str, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        settled.add(side)
+        return real(self, side, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Matcher, "_best_by_total", spy)
+    uncapped = MatchConfig(org_cap=10**9)
+    # A short shortlist, so that rows of both sides outlast the wider one.
+    fast = Matcher(uncapped.with_(shortlist=12), regions=matcher.regions, tokenizer=matcher.tokenizer,
+                   lexicon=matcher.lexicon)
+    exhaustive = Matcher(uncapped.with_(shortlist=10**6), regions=matcher.regions, tokenizer=matcher.tokenizer,
+                         lexicon=matcher.lexicon)
+    a, b = fast.match(orgs, demands), exhaustive.match(orgs, demands)
+    assert settled == {"demand", "organization"}
+    for d in demands:
+        assert [(r.organization_key, r.score) for r in a.for_demand(d.key)] == \
+            [(r.organization_key, r.score) for r in b.for_demand(d.key)], d.key
+    for o in orgs:
+        assert [(r.demand_key, r.score) for r in a.for_organization(o.key)] == \
+            [(r.demand_key, r.score) for r in b.for_organization(o.key)], o.key
+    assert any(r.organization_key.startswith("r") for d in demands[-60:] for r in a.for_demand(d.key)[:3])
