@@ -570,6 +570,9 @@ class Matcher:
         p_dist, p_scale, p_total = np.round(dist[sel], 1).tolist(), np.round(scale[sel], 4).tolist(), \
             np.round(total[sel], 4).tolist()
         p_kind, p_factor = reach_k[sel].tolist(), np.round(org_factor[p_o], 4).tolist()
+        with_candidates = {dems[int(d_idx[p])].key for p in demand_rank}
+        # The pairs' arrays are done with: free them before the explanations take their memory.
+        del sig, d_idx, o_idx, linear, cat, reach_w, reach_k, dist, text, scale, total, keep, kept
         recs: list[Recommendation] = []
         for j, p in enumerate(picked):
             di, oi = p_d[j], p_o[j]
@@ -620,7 +623,6 @@ class Matcher:
                 reasons=tuple(reasons), demand_rank=demand_rank.get(p), organization_rank=org_rank.get(p),
                 keywords=keywords,
             ))
-        with_candidates = {dems[int(d_idx[p])].key for p in demand_rank}
         stats.demands_with_candidates = len(with_candidates)
         stats.demands_without_candidates = [d.key for d in dems if d.key not in with_candidates]
         stats.n_recommendations = len(recs)

@@ -70,18 +70,26 @@ def run_rematch(
 
     started = time.perf_counter()
     run = run or start_run(session, matcher)
-    orgs = session.exec(select(Organization).where(Organization.status == "active")).all()
+    # Records only: the ORM objects are let go before the engine needs the memory.
+    orgs = [org_record(o) for o in session.exec(select(Organization).where(Organization.status == "active"))]
     demands = session.exec(select(Demand).where(Demand.status == "open")).all()
-    result = matcher.match([org_record(o) for o in orgs], [demand_record(d) for d in demands],
-                           **learning_inputs(session).keyed(), today=today, progress=progress)
+    guessed = {d.id: d.category for d in demands if d.category_inferred}
+    dems = [demand_record(d) for d in demands]
+    del demands
+    result = matcher.match(orgs, dems, **learning_inputs(session).keyed(), today=today, progress=progress)
+    del orgs, dems
     write_start = time.perf_counter()
     # Categories inferred with the whole corpus in view supersede the import-time guess.
-    for d in demands:
-        inference = result.inferred.get(str(d.id))
-        if d.category_inferred and inference is not None and inference.action != d.category:
-            d.category = inference.action
+    changed = {i: inference.action for i, category in guessed.items()
+               if (inference := result.inferred.get(str(i))) is not None and inference.action != category}
+    ids = list(changed)
+    for start in range(0, len(ids), 500):
+        for d in session.exec(select(Demand).where(col(Demand.id).in_(ids[start:start + 500]))):
+            d.category = changed[d.id]  # type: ignore[index]
             session.add(d)
-    insert_recommendations(session, recommendation_rows(run.id, result.recommendations))  # type: ignore[arg-type]
+    recs = result.recommendations
+    for start in range(0, len(recs), _WRITE_CHUNK):  # rows a chunk at a time: they weigh more than the records
+        insert_recommendations(session, recommendation_rows(run.id, recs[start:start + _WRITE_CHUNK]))  # type: ignore[arg-type]
     stats = result.stats
     timings = dict(stats.timings)
     timings["db_write"] = time.perf_counter() - write_start
@@ -103,6 +111,7 @@ def run_rematch(
     return run
 
 
+_WRITE_CHUNK = 20_000
 _REC_COLUMNS = ("run_id", "demand_id", "organization_id", "demand_rank", "organization_rank", "score",
                 "signals", "reasons")
 
