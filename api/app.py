@@ -48,6 +48,8 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
     app.state.clock = clock
     app.state.secret = settings.resolved_secret()
     app.state.run_threads = []
+    app.state.run_processes = []
+    app.state.matcher_injected = matcher is not None  # an injected matcher cannot follow a run into a process
 
     @lru_cache(maxsize=1)
     def shared_matcher() -> Matcher:

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     digest_time: str = "07:30"
     incremental_seconds: int = 5
     scheduler_in_web: bool = True  # `duijie serve` runs the scheduler too (single-process deployments)
+    # A re-match started from the web runs in a process of its own: in a thread, the engine's Python
+    # would hold the interpreter for seconds at a time and every request would wait behind it.
+    rematch_process: bool = True
 
     def resolved_secret(self) -> str:
         if self.secret_key:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import tempfile
 import threading
 from pathlib import Path
@@ -39,9 +40,11 @@ from api.services import audit, auth, catalog, pairings
 from api.services.importer import ImportRejected, ImportReport
 from api.services.matching import (
     latest_run,
+    mark_run_failed,
     recommendations_for_demand,
     recommendations_for_organization,
-    run_rematch,
+    rematch_in_process,
+    run_recorded,
     start_run,
 )
 from models import MatchRun, Organization, Pairing, User
@@ -461,20 +464,19 @@ def start_match_run(request: Request, session: SessionDep, scope: ScopeDep, user
 
 
 def execute_run(app, run_id: int) -> None:  # type: ignore[no-untyped-def]
-    with Session(app.state.engine, expire_on_commit=False) as session:
-        run = session.get(MatchRun, run_id)
-        assert run is not None
-        try:
-            run_rematch(session, app.state.matcher(), today=app.state.clock().date(),
-                        keep_runs=app.state.settings.keep_runs, run=run)
-            session.commit()
-        except Exception as exc:  # recorded on the run for staff to see
-            session.rollback()
-            failed = session.get(MatchRun, run_id)
-            if failed is not None:
-                failed.status, failed.error = "failed", str(exc)[:500]
-                session.add(failed)
-                session.commit()
+    settings = app.state.settings
+    today = app.state.clock().date()
+    if settings.rematch_process and not app.state.matcher_injected:
+        proc = multiprocessing.get_context("spawn").Process(
+            target=rematch_in_process, args=(settings.database_url, run_id, today, settings.keep_runs),
+            name=f"match-run-{run_id}", daemon=True)
+        app.state.run_processes.append(proc)
+        proc.start()
+        proc.join()
+        if proc.exitcode != 0:
+            mark_run_failed(app.state.engine, run_id, f"匹配进程异常退出（退出码{proc.exitcode}）")
+        return
+    run_recorded(app.state.engine, app.state.matcher(), run_id, today=today, keep_runs=settings.keep_runs)
 
 
 @router.get("/match-runs", response_model=list[RunOut], tags=["match-runs"])

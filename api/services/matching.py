@@ -111,6 +111,39 @@ def run_rematch(
     return run
 
 
+def run_recorded(engine: Any, matcher: Matcher, run_id: int, *, today: date | None, keep_runs: int) -> None:
+    """Carry a started run to the end; a failure is recorded on the run for staff to see."""
+    with Session(engine, expire_on_commit=False) as session:
+        run = session.get(MatchRun, run_id)
+        assert run is not None
+        try:
+            run_rematch(session, matcher, today=today, keep_runs=keep_runs, run=run)
+            session.commit()
+        except Exception as exc:
+            session.rollback()
+            mark_run_failed(engine, run_id, str(exc))
+
+
+def mark_run_failed(engine: Any, run_id: int, error: str) -> None:
+    with Session(engine) as session:
+        run = session.get(MatchRun, run_id)
+        if run is not None and run.status == "running":
+            run.status, run.error = "failed", error[:500]
+            session.add(run)
+            session.commit()
+
+
+def rematch_in_process(database_url: str, run_id: int, today: date | None, keep_runs: int) -> None:
+    """The body of a re-match process started from the web (spawned: a fresh interpreter)."""
+    from api.db import make_engine
+
+    engine = make_engine(database_url)
+    try:
+        run_recorded(engine, Matcher(), run_id, today=today, keep_runs=keep_runs)
+    finally:
+        engine.dispose()
+
+
 _WRITE_CHUNK = 20_000
 _REC_COLUMNS = ("run_id", "demand_id", "organization_id", "demand_rank", "organization_rank", "score",
                 "signals", "reasons")

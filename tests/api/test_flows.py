@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+from api.app import create_app
 from api.db import session_scope
 from api.services.matching import run_rematch
 from models import Demand, Pairing, PairingDecision, User
@@ -163,6 +166,22 @@ def test_match_run_via_api(world: World) -> None:
     assert status["status"] == "done"
     assert status["n_demands"] == 4
     assert client.post("/api/v1/match-runs", headers=world.token("yanbian")).status_code == 403
+
+
+def test_a_match_run_started_from_the_web_runs_in_a_process_of_its_own(world: World) -> None:
+    # Without an injected matcher (as deployed), the engine runs outside the web process, so its
+    # Python never holds up the requests being served meanwhile.
+    app = create_app(world.app.state.settings, clock=world.app.state.clock)  # type: ignore[attr-defined]
+    client = TestClient(app)
+    r = client.post("/api/v1/match-runs", headers=world.token("admin"))
+    assert r.status_code == 202
+    for thread in app.state.run_threads:
+        thread.join(timeout=120)
+    (proc,) = app.state.run_processes
+    assert proc.exitcode == 0 and proc.pid != os.getpid()
+    status = client.get(f"/api/v1/match-runs/{r.json()['id']}", headers=world.token("admin")).json()
+    assert status["status"] == "done"
+    assert status["n_demands"] == 4 and status["n_recommendations"] > 0
 
 
 def test_lockout_after_repeated_failures_and_cool_down(world: World) -> None:
