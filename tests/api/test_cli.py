@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import socket
 from pathlib import Path
 
 import pytest
@@ -215,3 +217,31 @@ def test_mail_preview_digest_send_and_jobs(cli_env: str, monkeypatch: pytest.Mon
     jobs = invoke("jobs")
     assert "早间推荐邮件" in jobs
     assert "完成" in jobs
+
+
+def test_the_workers_listener_gives_its_connections_tcp_nodelay() -> None:
+    # With Nagle's algorithm on, each keep-alive response of `duijie serve --workers N` waited ~40 ms.
+    from api.cli import tcp_listener
+
+    listener = tcp_listener("127.0.0.1", 0)
+    seen: list[int] = []
+
+    async def main() -> None:
+        done = asyncio.Event()
+
+        def accepted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            sock = writer.get_extra_info("socket")
+            seen.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+            done.set()
+
+        server = await asyncio.start_server(accepted, sock=listener)
+        _, writer = await asyncio.open_connection(*listener.getsockname()[:2])
+        await done.wait()
+        writer.close()
+        server.close()
+        await server.wait_closed()
+
+    asyncio.run(main())
+    assert listener.proto == socket.IPPROTO_TCP
+    assert seen and seen[0] != 0
