@@ -38,6 +38,7 @@ def _funds(orgs: Sequence[OrganizationRecord]) -> np.ndarray:
     return np.array([np.nan if o.funds is None else o.funds for o in orgs], dtype=np.float64)
 
 
+SINK_CHUNK = 20_000  # recommendations handed to a sink at a time
 _DENSE_BLOCK = 2_000_000  # pairs scored at once when settling uncertain rows (a few bytes each, several arrays)
 
 
@@ -344,6 +345,7 @@ class Matcher:
         organization_ratings: Mapping[str, tuple[float, int]] | None = None,
         today: date | None = None,
         progress: Progress | None = None,
+        sink: Callable[[list[Recommendation]], None] | None = None,
         organization_index: OrganizationIndex | None = None,
         demand_index: DemandIndex | None = None,
         other_side_limit: int | None = None,
@@ -360,6 +362,8 @@ class Matcher:
         best-scoring), since one new demand tops nearly every organization's list of one (and one
         changed organization nearly every demand's). ``demand_index`` (from ``index_demands``) is the
         mirror: it stands in for ``demands`` when matching a few organizations against them.
+        ``sink``, when given, takes the recommendations a chunk at a time as they are explained (to
+        be written away) and the result keeps none, so they never all sit in memory at once.
         """
         cfg = self.config
         note = progress or (lambda _stage: None)
@@ -564,68 +568,79 @@ class Matcher:
         shared: dict[tuple[int, int], tuple[str, ...]] = {}
         picked = sorted(set(demand_rank) | set(org_rank))
         sel = np.array(picked, dtype=np.int64)
-        p_d, p_o = d_idx[sel].tolist(), o_idx[sel].tolist()
-        p_text, p_cat, p_reach = np.round(text[sel], 4).tolist(), np.round(cat[sel], 4).tolist(), \
-            np.round(reach_w[sel], 4).tolist()
-        p_dist, p_scale, p_total = np.round(dist[sel], 1).tolist(), np.round(scale[sel], 4).tolist(), \
-            np.round(total[sel], 4).tolist()
-        p_kind, p_factor = reach_k[sel].tolist(), np.round(org_factor[p_o], 4).tolist()
+        a_d, a_o, a_kind = d_idx[sel], o_idx[sel], reach_k[sel]
+        a_text, a_cat, a_reach = np.round(text[sel], 4), np.round(cat[sel], 4), np.round(reach_w[sel], 4)
+        a_dist, a_scale, a_total = np.round(dist[sel], 1), np.round(scale[sel], 4), np.round(total[sel], 4)
+        a_factor = np.round(org_factor[a_o], 4)
         with_candidates = {dems[int(d_idx[p])].key for p in demand_rank}
         # The pairs' arrays are done with: free them before the explanations take their memory.
         del sig, d_idx, o_idx, linear, cat, reach_w, reach_k, dist, text, scale, total, keep, kept
         recs: list[Recommendation] = []
-        for j, p in enumerate(picked):
-            di, oi = p_d[j], p_o[j]
-            dinf = d_info.get(di)
-            if dinf is None:
-                d = dems[di]
-                declared = d.category if d.category in ACTION_INDEX else None
-                dinf = d_info[di] = (
-                    d.key, declared or inferred[d.key].action, declared is None, text_action[di],
-                    place(d.city_code, d.county_code), d.funding_needed,
-                    sorted(dict.fromkeys(dem_tokens[di]), key=lambda w: -idf.get(w, 0.0)))
-            oinf = o_info.get(oi)
-            if oinf is None:
-                o = orgs[oi]
-                extra: list[str] = []
-                if o.key in feedback:
-                    approved, rejected = feedback[o.key]
-                    extra.append(f"过往对接：通过{approved}次，驳回{rejected}次")
-                if o.key in ratings:
-                    mean, n = ratings[o.key]
-                    extra.append(f"村级评价：{n}个项目平均{mean:.1f}分（满分5分）")
-                words = frozenset(org_tokens[oi])
-                oinf = o_info[oi] = (o.key, o.actions, place(o.city_code, o.county_code), o.funds, words,
-                                     word_sets.setdefault(words, len(word_sets)), tuple(extra))
-            d_key, d_category, d_inferred, d_action, d_place, needed, d_words = dinf
-            o_key, o_actions, o_place, funds, org_words, o_words, extra_reasons = oinf
-            keywords = shared.get((di, o_words))
-            if keywords is None:
-                found: list[str] = []
-                for word in d_words:  # rarest shared words first
-                    if word in org_words:
-                        found.append(word)
-                        if len(found) == 4:
-                            break
-                keywords = shared[(di, o_words)] = tuple(found)
-            signals = {"text": p_text[j], "category": p_cat[j], "reach": p_reach[j], "distance_km": p_dist[j],
-                       "scale": p_scale[j]}
-            reasons = explain(
-                demand_category=d_category, demand_category_inferred=d_inferred, text_action=d_action,
-                org_actions=o_actions, reach_kind=p_kind[j], distance_km=p_dist[j], demand_place=d_place,
-                org_place=o_place, keywords=keywords, funds=funds, needed=needed, scale=p_scale[j],
-            )
-            if extra_reasons:
-                reasons.extend(extra_reasons)
-                signals["feedback"] = p_factor[j]
-            recs.append(Recommendation(
-                demand_key=d_key, organization_key=o_key, score=p_total[j], signals=signals,
-                reasons=tuple(reasons), demand_rank=demand_rank.get(p), organization_rank=org_rank.get(p),
-                keywords=keywords,
-            ))
+        for start in range(0, len(picked), SINK_CHUNK):  # Python lists of one chunk at a time
+            part = slice(start, start + SINK_CHUNK)
+            shared.clear()  # pairs come demand by demand: earlier demands' keywords are not asked again
+            p_d, p_o, p_kind, p_factor = a_d[part].tolist(), a_o[part].tolist(), a_kind[part].tolist(), \
+                a_factor[part].tolist()
+            p_text, p_cat, p_reach = a_text[part].tolist(), a_cat[part].tolist(), a_reach[part].tolist()
+            p_dist, p_scale, p_total = a_dist[part].tolist(), a_scale[part].tolist(), a_total[part].tolist()
+            for j, p in enumerate(picked[part]):
+                di, oi = p_d[j], p_o[j]
+                dinf = d_info.get(di)
+                if dinf is None:
+                    d = dems[di]
+                    declared = d.category if d.category in ACTION_INDEX else None
+                    dinf = d_info[di] = (
+                        d.key, declared or inferred[d.key].action, declared is None, text_action[di],
+                        place(d.city_code, d.county_code), d.funding_needed,
+                        sorted(dict.fromkeys(dem_tokens[di]), key=lambda w: -idf.get(w, 0.0)))
+                oinf = o_info.get(oi)
+                if oinf is None:
+                    o = orgs[oi]
+                    extra: list[str] = []
+                    if o.key in feedback:
+                        approved, rejected = feedback[o.key]
+                        extra.append(f"过往对接：通过{approved}次，驳回{rejected}次")
+                    if o.key in ratings:
+                        mean, n = ratings[o.key]
+                        extra.append(f"村级评价：{n}个项目平均{mean:.1f}分（满分5分）")
+                    words = frozenset(org_tokens[oi])
+                    oinf = o_info[oi] = (o.key, o.actions, place(o.city_code, o.county_code), o.funds, words,
+                                         word_sets.setdefault(words, len(word_sets)), tuple(extra))
+                d_key, d_category, d_inferred, d_action, d_place, needed, d_words = dinf
+                o_key, o_actions, o_place, funds, org_words, o_words, extra_reasons = oinf
+                keywords = shared.get((di, o_words))
+                if keywords is None:
+                    found: list[str] = []
+                    for word in d_words:  # rarest shared words first
+                        if word in org_words:
+                            found.append(word)
+                            if len(found) == 4:
+                                break
+                    keywords = shared[(di, o_words)] = tuple(found)
+                signals = {"text": p_text[j], "category": p_cat[j], "reach": p_reach[j], "distance_km": p_dist[j],
+                           "scale": p_scale[j]}
+                reasons = explain(
+                    demand_category=d_category, demand_category_inferred=d_inferred, text_action=d_action,
+                    org_actions=o_actions, reach_kind=p_kind[j], distance_km=p_dist[j], demand_place=d_place,
+                    org_place=o_place, keywords=keywords, funds=funds, needed=needed, scale=p_scale[j],
+                )
+                if extra_reasons:
+                    reasons.extend(extra_reasons)
+                    signals["feedback"] = p_factor[j]
+                recs.append(Recommendation(
+                    demand_key=d_key, organization_key=o_key, score=p_total[j], signals=signals,
+                    reasons=tuple(reasons), demand_rank=demand_rank.get(p), organization_rank=org_rank.get(p),
+                    keywords=keywords,
+                ))
+                if sink is not None and len(recs) == SINK_CHUNK:
+                    sink(recs)
+                    recs = []
+        if sink is not None and recs:
+            sink(recs)
+            recs = []
         stats.demands_with_candidates = len(with_candidates)
         stats.demands_without_candidates = [d.key for d in dems if d.key not in with_candidates]
-        stats.n_recommendations = len(recs)
+        stats.n_recommendations = len(picked)
         lap("explain")
         stats.timings = timings
         return MatchResult(recs, stats, inferred)

@@ -98,3 +98,18 @@ def test_rows_the_shortlist_cannot_settle_are_scored_in_full(matcher: Matcher,
         assert [(r.demand_key, r.score) for r in a.for_organization(o.key)] == \
             [(r.demand_key, r.score) for r in b.for_organization(o.key)], o.key
     assert any(r.organization_key.startswith("r") for d in demands[-60:] for r in a.for_demand(d.key)[:3])
+
+
+def test_a_sink_gets_the_same_recommendations_a_chunk_at_a_time(matcher: Matcher,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import matcher.engine as engine_module
+
+    monkeypatch.setattr(engine_module, "SINK_CHUNK", 97)  # several chunks, the last one short
+    orgs, demands = corpus(matcher.regions, 200, 300, 4)
+    whole = matcher.match(orgs, demands)
+    chunks: list[list[object]] = []
+    streamed = matcher.match(orgs, demands, sink=lambda recs: chunks.append(list(recs)))
+    assert streamed.recommendations == []
+    assert len(chunks) > 2 and all(len(c) == 97 for c in chunks[:-1])
+    assert [r for c in chunks for r in c] == whole.recommendations
+    assert streamed.stats.n_recommendations == whole.stats.n_recommendations == len(whole.recommendations)
