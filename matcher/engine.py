@@ -42,6 +42,15 @@ SINK_CHUNK = 20_000  # recommendations handed to a sink at a time
 _DENSE_BLOCK = 2_000_000  # pairs scored at once when settling uncertain rows (a few bytes each, several arrays)
 
 
+def _text_and_total(lin: np.ndarray, cat: np.ndarray, reach_w: np.ndarray, upper: np.ndarray, scale: np.ndarray,
+                    factor: np.ndarray, cfg: MatchConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Text fit recovered from the linear score (less its category, reach and scale-bound parts),
+    and the final score: for shortlisted pairs and for rows scored in full alike."""
+    rest = cfg.w_category * cat + cfg.w_reach * reach_w + upper
+    text = np.clip((lin - rest) / (cfg.w_text_word + cfg.w_text_char), 0.0, 1.0)
+    return text, total_score(text, cat, reach_w, scale, cfg) * factor
+
+
 def _needed(dems: Sequence[DemandRecord]) -> np.ndarray:
     return np.array([np.nan if d.funding_needed is None else d.funding_needed for d in dems], dtype=np.float64)
 
@@ -219,6 +228,19 @@ class Matcher:
         return TfidfVectorizer(analyzer="char", ngram_range=(self.config.char_ngram_min, self.config.char_ngram_max),
                                sublinear_tf=True, min_df=2, dtype=np.float32)
 
+    def _fit_text(self, tokens: list[list[str]], texts: Sequence[str]
+                  ) -> tuple[TfidfVectorizer, sp.csr_matrix, TfidfVectorizer | None, sp.csr_matrix]:
+        """Word and character TF-IDF fitted on these texts, in one pass each. No character
+        vectorizer when too few documents share an n-gram (min_df)."""
+        word_vec = self._word_vectorizer()
+        words = word_vec.fit_transform(tokens) if tokens else sp.csr_matrix((0, 0), dtype=np.float32)
+        char_vec: TfidfVectorizer | None = self._char_vectorizer()
+        try:
+            chars = char_vec.fit_transform([char_text(t) for t in texts])  # type: ignore[union-attr]
+        except ValueError:  # too few documents for min_df
+            char_vec, chars = None, sp.csr_matrix((len(texts), 0), dtype=np.float32)
+        return word_vec, words, char_vec, chars
+
     def _org_side(self, orgs: Sequence[OrganizationRecord], o_word: sp.csr_matrix, o_char: sp.csr_matrix
                   ) -> tuple[np.ndarray, reach_mod.ReachTable, np.ndarray, sp.csr_matrix]:
         """Category vectors, reach table, funds bins and the augmented matrix of the organizations."""
@@ -239,13 +261,7 @@ class Matcher:
         """Prepare the active organizations once for many small matches against them."""
         orgs = [o for o in organizations if o.active]
         tokens = self.tokenizer.tokens_many([o.text for o in orgs])
-        word_vec = self._word_vectorizer()
-        o_word = word_vec.fit_transform(tokens) if orgs else sp.csr_matrix((0, 0), dtype=np.float32)
-        char_vec: TfidfVectorizer | None = self._char_vectorizer()
-        try:
-            o_char = char_vec.fit_transform([char_text(o.text) for o in orgs])  # type: ignore[union-attr]
-        except ValueError:  # too few documents for min_df
-            char_vec, o_char = None, sp.csr_matrix((len(orgs), 0), dtype=np.float32)
+        word_vec, o_word, char_vec, o_char = self._fit_text(tokens, [o.text for o in orgs])
         o_cat, reach, o_bin, o_aug = self._org_side(orgs, o_word, o_char)
         return OrganizationIndex(orgs, tokens, word_vec, char_vec, o_word, o_char, o_cat, reach, o_bin, o_aug,
                                  o_aug.T.tocsr(), _funds(orgs), {o.key: i for i, o in enumerate(orgs)})
@@ -289,13 +305,7 @@ class Matcher:
         """Prepare the open demands once for matching changed organizations against them."""
         dems = [d for d in demands if d.open and (today is None or d.due_date is None or d.due_date >= today)]
         tokens = self.tokenizer.tokens_many([d.text for d in dems])
-        word_vec = self._word_vectorizer()
-        d_word = word_vec.fit_transform(tokens) if dems else sp.csr_matrix((0, 0), dtype=np.float32)
-        char_vec: TfidfVectorizer | None = self._char_vectorizer()
-        try:
-            d_char = char_vec.fit_transform([char_text(d.text) for d in dems])  # type: ignore[union-attr]
-        except ValueError:  # too few documents for min_df
-            char_vec, d_char = None, sp.csr_matrix((len(dems), 0), dtype=np.float32)
+        word_vec, d_word, char_vec, d_char = self._fit_text(tokens, [d.text for d in dems])
         side = self._demand_side(dems, tokens, d_word, d_char)
         return DemandIndex(dems, tokens, word_vec, char_vec, side, side.d_aug.T.tocsr(), _needed(dems))
 
@@ -323,9 +333,7 @@ class Matcher:
             funds, needed = np.broadcast_to(org_funds[chunk][:, None], lin.shape), \
                 np.broadcast_to(dem_needed[None, :], lin.shape)
             factor = org_factor[chunk][:, None]
-        text = np.clip((lin - cfg.w_category * cat - cfg.w_reach * reach_w - upper)
-                       / (cfg.w_text_word + cfg.w_text_char), 0.0, 1.0)
-        total = total_score(text, cat, reach_w, scale_fit(funds, needed), cfg) * factor
+        _, total = _text_and_total(lin, cat, reach_w, upper, scale_fit(funds, needed), factor, cfg)
         n = min(n, lin.shape[1])
         best = np.argpartition(-total, n - 1, axis=1)[:, :n]
         row = np.repeat(chunk, n)
@@ -404,7 +412,6 @@ class Matcher:
         lap("tokenize")
 
         # vectorize
-        d_chars = [char_text(t) for t in dem_texts] if dindex is None else []
         if dindex is not None:
             word_vec = dindex.word_vec
             o_word = word_vec.transform(org_tokens)
@@ -413,27 +420,19 @@ class Matcher:
         elif index is not None:
             word_vec, o_word, o_char = index.word_vec, index.o_word, index.o_char
             d_word = word_vec.transform(dem_tokens)
-            d_char = index.char_vec.transform(d_chars) if index.char_vec is not None \
+            d_char = index.char_vec.transform([char_text(t) for t in dem_texts]) if index.char_vec is not None \
                 else sp.csr_matrix((len(dems), 0), dtype=np.float32)
         else:
-            # One pass over the texts each: fit_transform, then split the rows by side.
-            word_vec = self._word_vectorizer()
-            both = word_vec.fit_transform(org_tokens + dem_tokens)
-            o_word, d_word = both[:len(orgs)], both[len(orgs):]
-            char_vec = self._char_vectorizer()
-            try:
-                both = char_vec.fit_transform([char_text(t) for t in org_texts] + d_chars)
-                o_char, d_char = both[:len(orgs)], both[len(orgs):]
-            except ValueError:  # too few documents for min_df
-                o_char = sp.csr_matrix((len(orgs), 0), dtype=np.float32)
-                d_char = sp.csr_matrix((len(dems), 0), dtype=np.float32)
+            # Fitted on both sides at once, then the rows split by side.
+            word_vec, words, _, chars = self._fit_text(org_tokens + dem_tokens, org_texts + dem_texts)
+            o_word, d_word = words[:len(orgs)], words[len(orgs):]
+            o_char, d_char = chars[:len(orgs)], chars[len(orgs):]
 
         side = dindex.side if dindex is not None else self._demand_side(dems, dem_tokens, d_word, d_char)
         d_cat, text_action, inferred, d_county, d_upper, d_aug = side.d_cat, side.text_action, side.inferred, \
             side.d_county, side.d_upper, side.d_aug
         o_cat, reach, o_bin, o_aug = (index.o_cat, index.reach, index.o_bin, index.o_aug) if index is not None \
             else self._org_side(orgs, o_word, o_char)
-        text_w = cfg.w_text_word + cfg.w_text_char
         lap("vectorize")
 
         # candidates, both ways, merged into one set of unique pairs
@@ -467,14 +466,12 @@ class Matcher:
         def pair_signals(di: np.ndarray, oi: np.ndarray, lin: np.ndarray) -> dict[str, np.ndarray]:
             cat_ = (d_cat[di] * o_cat[oi]).sum(axis=1)
             reach_w_ = reach.weight[oi, d_county[di]]
-            rest = cfg.w_category * cat_ + cfg.w_reach * reach_w_ + d_upper[di, o_bin[oi]]
-            text_ = np.clip((lin - rest) / text_w, 0.0, 1.0)
             scale_ = scale_fit(org_funds[oi], dem_needed[di])
+            text_, total_ = _text_and_total(lin, cat_, reach_w_, d_upper[di, o_bin[oi]], scale_, org_factor[oi], cfg)
             return {
                 "cat": cat_, "reach_w": reach_w_, "reach_k": reach.kind[oi, d_county[di]],
                 "dist": haversine_km(reach.lon[oi], reach.lat[oi], c_lon[d_county[di]], c_lat[d_county[di]]),
-                "text": text_, "scale": scale_,
-                "total": total_score(text_, cat_, reach_w_, scale_, cfg) * org_factor[oi],
+                "text": text_, "scale": scale_, "total": total_,
             }
 
         sig = pair_signals(d_idx, o_idx, linear)
