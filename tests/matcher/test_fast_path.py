@@ -8,6 +8,7 @@ import pytest
 
 from matcher import DemandRecord, MatchConfig, Matcher, OrganizationRecord
 from matcher.categories import ACTIONS
+from matcher.engine import MatchResult
 
 PHRASES = {
     "创业就业": ["合作社建设冷库", "返乡青年创业指导", "组织外出务工岗位", "木耳种植技术指导", "乡村旅游民宿开发"],
@@ -41,6 +42,17 @@ def corpus(regions, n_orgs: int, n_demands: int, seed: int):  # type: ignore[no-
     return orgs, demands
 
 
+def assert_same_lists(a: MatchResult, b: MatchResult, orgs: list[OrganizationRecord],
+                      demands: list[DemandRecord]) -> None:
+    """Every demand's and every organization's list: the same keys, order and scores."""
+    for d in demands:
+        assert [(r.organization_key, r.score) for r in a.for_demand(d.key)] == \
+            [(r.organization_key, r.score) for r in b.for_demand(d.key)], d.key
+    for o in orgs:
+        assert [(r.demand_key, r.score) for r in a.for_organization(o.key)] == \
+            [(r.demand_key, r.score) for r in b.for_organization(o.key)], o.key
+
+
 @pytest.mark.parametrize("seed", [1, 2])
 def test_shortlist_gives_the_same_rankings_as_scoring_every_pair(matcher: Matcher, seed: int) -> None:
     orgs, demands = corpus(matcher.regions, 300, 400, seed)
@@ -49,12 +61,7 @@ def test_shortlist_gives_the_same_rankings_as_scoring_every_pair(matcher: Matche
     exhaustive = Matcher(uncapped.with_(shortlist=10**6), regions=matcher.regions, tokenizer=matcher.tokenizer,
                          lexicon=matcher.lexicon)
     a, b = fast.match(orgs, demands), exhaustive.match(orgs, demands)
-    for d in demands:
-        assert [(r.organization_key, r.score) for r in a.for_demand(d.key)] == \
-            [(r.organization_key, r.score) for r in b.for_demand(d.key)], d.key
-    for o in orgs:
-        assert [(r.demand_key, r.score) for r in a.for_organization(o.key)] == \
-            [(r.demand_key, r.score) for r in b.for_organization(o.key)], o.key
+    assert_same_lists(a, b, orgs, demands)
 
 
 def test_rows_the_shortlist_cannot_settle_are_scored_in_full(matcher: Matcher,
@@ -91,12 +98,7 @@ def test_rows_the_shortlist_cannot_settle_are_scored_in_full(matcher: Matcher,
                          lexicon=matcher.lexicon)
     a, b = fast.match(orgs, demands), exhaustive.match(orgs, demands)
     assert settled == {"demand", "organization"}
-    for d in demands:
-        assert [(r.organization_key, r.score) for r in a.for_demand(d.key)] == \
-            [(r.organization_key, r.score) for r in b.for_demand(d.key)], d.key
-    for o in orgs:
-        assert [(r.demand_key, r.score) for r in a.for_organization(o.key)] == \
-            [(r.demand_key, r.score) for r in b.for_organization(o.key)], o.key
+    assert_same_lists(a, b, orgs, demands)
     assert any(r.organization_key.startswith("r") for d in demands[-60:] for r in a.for_demand(d.key)[:3])
 
 
