@@ -230,7 +230,7 @@ def synthetic_organizations(rng: random.Random, regions: RegionIndex, n: int) ->
         }
         clean = {
             "name": name, "credit_code": row["统一社会信用代码"], "org_type": org_type, "registrar": registrar,
-            "registrar_level": level, "city_code": city.code if level != "province" else "220100",
+            "registrar_level": level, "city_code": _resolved_city(regions, city_cell),
             "county_code": county.code if level == "county" else None, "actions": actions, "scope": "",
             "capability": capability, "service_area": area, "funds": None if row["可投入资金（万元）"] == "" else float(funds),
             "staff": row["可投入人员（人）"], "contact_name": row["联系人"], "contact_phone": row["联系电话"],
@@ -292,6 +292,13 @@ def synthetic_demands(rng: random.Random, regions: RegionIndex, n: int) -> Itera
             "contact_name": row["联系人"], "contact_phone": row["联系电话"],
         }
         yield row, clean
+
+
+def _resolved_city(regions: RegionIndex, cell: str) -> str:
+    """The city a form's 所在市（州） cell names, as the import reads it."""
+    city = regions.resolve_city(cell)
+    assert city is not None, cell  # the generator only writes names and short names it knows
+    return city.code
 
 
 def _city_label(rng: random.Random, regions: RegionIndex, code: str) -> str:
