@@ -177,7 +177,6 @@ def run_blocks(scale: str, *, seed: int = 11, workers: int = 2) -> dict[str, obj
         org_hi, dem_hi = org_hi + n_o, dem_hi + n_d
         del org_rows, dem_rows
     made_s = time.perf_counter() - made
-    engine.dispose()
 
     # Spawned, not forked: a fork of a process whose threads hold locks can hang. Each worker loads
     # its own matcher (about a second), inside the timed span.
@@ -192,7 +191,7 @@ def run_blocks(scale: str, *, seed: int = 11, workers: int = 2) -> dict[str, obj
             stages[stage] = stages.get(stage, 0.0) + seconds
     pairs = sum(r["pairs"] for r in results)
     # The baselines, blocked the same way: block 1 timed, times the blocks, shared by as many workers.
-    orgs, dems = _block_records(url, spans[0])
+    orgs, dems = _block_records(engine, spans[0])
     bm25_block_s, bm25_fast_block_s = _bm25_seconds(orgs, dems)
     naive_us = _naive_pair_us(orgs, dems, matcher)
     peak = max(_rss_mb(), resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
@@ -209,33 +208,31 @@ def run_blocks(scale: str, *, seed: int = 11, workers: int = 2) -> dict[str, obj
     }
 
 
-_block_matcher = None  # each block worker's own
-_block_url = ""
+_block_matcher = None  # each block worker's own matcher and database engine
+_block_engine = None
 _block_run = 0
 
 
 def _block_worker(url: str, run_id: int) -> None:
+    from api.db import make_engine
     from matcher import Matcher
 
-    global _block_matcher, _block_url, _block_run
-    _block_matcher, _block_url, _block_run = Matcher(), url, run_id
+    global _block_matcher, _block_engine, _block_run
+    _block_matcher, _block_engine, _block_run = Matcher(), make_engine(url), run_id
 
 
-def _block_records(url: str, span: tuple[int, int, int, int]):  # type: ignore[no-untyped-def]
+def _block_records(engine, span: tuple[int, int, int, int]):  # type: ignore[no-untyped-def]
     from sqlmodel import Session, col, select
 
-    from api.db import make_engine
     from api.services.matching import demand_record, org_record
     from models import Demand, Organization
 
     org_lo, org_hi, dem_lo, dem_hi = span
-    engine = make_engine(url)
     with Session(engine) as session:
         orgs = [org_record(o) for o in session.exec(select(Organization).where(
             col(Organization.id) > org_lo, col(Organization.id) <= org_hi)).all()]
         dems = [demand_record(d) for d in session.exec(select(Demand).where(
             col(Demand.id) > dem_lo, col(Demand.id) <= dem_hi)).all()]
-    engine.dispose()
     return orgs, dems
 
 
@@ -244,23 +241,20 @@ def _match_block(span: tuple[int, int, int, int]) -> dict[str, object]:
     from sqlalchemy import text
     from sqlmodel import Session
 
-    from api.db import make_engine
     from api.services.matching import insert_recommendations, recommendation_rows
 
     assert _block_matcher is not None
     _block_matcher.tokenizer.clear_cache()  # cold for every block: the generator repeats its templates
     started = time.perf_counter()
-    orgs, dems = _block_records(_block_url, span)
+    orgs, dems = _block_records(_block_engine, span)
     load_s = time.perf_counter() - started
     result = _block_matcher.match(orgs, dems)
     write_start = time.perf_counter()
     rows = recommendation_rows(_block_run, result.recommendations)
-    engine = make_engine(_block_url)
-    with Session(engine) as session:
+    with Session(_block_engine) as session:
         session.execute(text("PRAGMA busy_timeout=120000"))  # the other worker may be writing its block
         insert_recommendations(session, rows)
         session.commit()
-    engine.dispose()
     stages = {**result.stats.timings, "db_write": time.perf_counter() - write_start}
     return {"stages": stages, "load_s": load_s, "pairs": len(orgs) * len(dems),
             "recommendations": len(result.recommendations)}
