@@ -66,29 +66,23 @@ async def run_load(base: str, username: str, password: str, *, clients: int = 50
         latencies: list[float] = []
         errors = 0
 
-        async def worker() -> None:
+        async def fetch(path: str, since: float) -> None:
+            """One request, timed from ``since``; a failure or a status other than 200 is an error."""
             nonlocal errors
+            try:
+                ok = (await client.get(path, headers=headers)).status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            latencies.append((time.perf_counter() - since) * 1000)
+            errors += 0 if ok else 1
+
+        async def worker() -> None:
             while queue:
-                path = queue.pop()
-                start = time.perf_counter()
-                try:
-                    r = await client.get(path, headers=headers)
-                    ok = r.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                latencies.append((time.perf_counter() - start) * 1000)
-                errors += 0 if ok else 1
+                await fetch(queue.pop(), time.perf_counter())
 
         async def due(path: str, at: float, gate: asyncio.Semaphore) -> None:
-            nonlocal errors
             async with gate:
-                try:
-                    r = await client.get(path, headers=headers)
-                    ok = r.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-            latencies.append((time.perf_counter() - at) * 1000)  # from when it was due: queueing counts
-            errors += 0 if ok else 1
+                await fetch(path, at)  # from when it was due: waiting for a free client counts
 
         run_id = None
         if rematch:
