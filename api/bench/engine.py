@@ -37,17 +37,17 @@ def _rss_mb() -> float:
 def run_one(scale: str) -> dict[str, object]:
     if scale in BLOCKS:
         return run_blocks(scale)
-    from sqlmodel import Session, select
+    from sqlalchemy import true
+    from sqlmodel import Session
 
     from api.db import create_tables, make_engine
     from api.services.auth import Scope
     from api.services.catalog import create_demand
     from api.services.demo import generate
     from api.services.incremental import match_pending
-    from api.services.matching import demand_record, org_record
+    from api.services.matching import load_demands, load_organizations
     from api.services.uploads import import_for_scope
     from matcher import Matcher
-    from models import Demand, Organization
 
     n_orgs, n_demands = SCALES[scale]
     tmp = Path(tempfile.mkdtemp(prefix=f"duijie-bench-{scale}-"))
@@ -59,8 +59,8 @@ def run_one(scale: str) -> dict[str, object]:
         import_for_scope(session, files.organizations, "orgs", scope=Scope("province"), matcher=loader)
         import_for_scope(session, files.demands, "demands", scope=Scope("province"), matcher=loader)
         session.commit()
-        orgs = [org_record(o) for o in session.exec(select(Organization)).all()]
-        demands = [demand_record(d) for d in session.exec(select(Demand)).all()]
+        orgs = load_organizations(session, true())
+        demands, _ = load_demands(session, true())
     rss_before = _rss_mb()
 
     # The full re-match in a process of its own, as `duijie rematch` runs: its peak memory is its own,
@@ -222,17 +222,15 @@ def _block_worker(url: str, run_id: int) -> None:
 
 
 def _block_records(engine, span: tuple[int, int, int, int]):  # type: ignore[no-untyped-def]
-    from sqlmodel import Session, col, select
+    from sqlmodel import Session, col
 
-    from api.services.matching import demand_record, org_record
+    from api.services.matching import load_demands, load_organizations
     from models import Demand, Organization
 
     org_lo, org_hi, dem_lo, dem_hi = span
     with Session(engine) as session:
-        orgs = [org_record(o) for o in session.exec(select(Organization).where(
-            col(Organization.id) > org_lo, col(Organization.id) <= org_hi)).all()]
-        dems = [demand_record(d) for d in session.exec(select(Demand).where(
-            col(Demand.id) > dem_lo, col(Demand.id) <= dem_hi)).all()]
+        orgs = load_organizations(session, col(Organization.id) > org_lo, col(Organization.id) <= org_hi)
+        dems, _ = load_demands(session, col(Demand.id) > dem_lo, col(Demand.id) <= dem_hi)
     return orgs, dems
 
 

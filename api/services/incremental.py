@@ -18,6 +18,8 @@ from api.services.matching import (
     demand_record,
     insert_recommendations,
     latest_run,
+    load_demands,
+    load_organizations,
     org_record,
     recommendation_rows,
 )
@@ -71,7 +73,7 @@ def organization_index(session: Session, matcher: Matcher) -> OrganizationIndex:
     version = tuple(session.execute(select(func.count(), func.max(Organization.updated_at), func.max(Organization.id))
                                     .where(active)).one())
     return _cached_index(session, matcher, "organizations", version, lambda: matcher.index_organizations(
-        [org_record(o) for o in session.exec(select(Organization).where(active))]))
+        load_organizations(session, active)))
 
 
 def demand_index(session: Session, matcher: Matcher, today: date | None) -> DemandIndex:
@@ -81,7 +83,7 @@ def demand_index(session: Session, matcher: Matcher, today: date | None) -> Dema
     version = (*session.execute(select(func.count(), func.max(Demand.updated_at), func.max(Demand.id))
                                 .where(is_open)).one(), today)
     return _cached_index(session, matcher, "demands", version, lambda: matcher.index_demands(
-        [demand_record(d) for d in session.exec(select(Demand).where(is_open))], today=today))
+        load_demands(session, is_open)[0], today=today))
 
 
 # Of the other side, only the best-scoring few can take the new record into their own top k;
