@@ -15,10 +15,11 @@ from matcher import reach as reach_mod
 from matcher.candidates import top_pairs
 from matcher.categories import ACTION_INDEX, ACTIONS, ActionLexicon, Inference
 from matcher.config import MatchConfig
+from matcher.explanations import Explainer, RecommendationBatch
 from matcher.ranking import auto_cap, capped_top_k, group_order, top_k
 from matcher.records import DemandRecord, OrganizationRecord, Recommendation
 from matcher.regions import RegionIndex, haversine_km
-from matcher.scoring import explain, total_score
+from matcher.scoring import total_score
 from matcher.signals import N_FUNDS_BINS, funds_bins, scale_fit, scale_upper
 from matcher.text import Tokenizer, char_text
 
@@ -353,7 +354,7 @@ class Matcher:
         organization_ratings: Mapping[str, tuple[float, int]] | None = None,
         today: date | None = None,
         progress: Progress | None = None,
-        sink: Callable[[list[Recommendation]], None] | None = None,
+        sink: Callable[[RecommendationBatch], None] | None = None,
         organization_index: OrganizationIndex | None = None,
         demand_index: DemandIndex | None = None,
         other_side_limit: int | None = None,
@@ -370,8 +371,9 @@ class Matcher:
         best-scoring), since one new demand tops nearly every organization's list of one (and one
         changed organization nearly every demand's). ``demand_index`` (from ``index_demands``) is the
         mirror: it stands in for ``demands`` when matching a few organizations against them.
-        ``sink``, when given, takes the recommendations a chunk at a time as they are explained (to
-        be written away) and the result keeps none, so they never all sit in memory at once.
+        ``sink``, when given, takes the recommendations a chunk at a time as they are explained, as
+        columns (a ``RecommendationBatch``, to be written away), and the result keeps none: they never
+        all sit in memory at once, nor as one Python object each.
         """
         cfg = self.config
         note = progress or (lambda _stage: None)
@@ -452,16 +454,17 @@ class Matcher:
         dem_needed = dindex.needed if dindex is not None else _needed(dems)
         feedback = organization_feedback or {}
         ratings = organization_ratings or {}
-        org_factor = np.ones(len(orgs), dtype=np.float32)
+        factor64 = np.ones(len(orgs), dtype=np.float64)  # shown to 4 decimals; scores use float32
         # Few organizations have a history: walk the histories, not the organizations.
         positions = index.positions if index is not None else {o.key: i for i, o in enumerate(orgs)}
         for key, (approved, rejected) in feedback.items():
             if (i := positions.get(key)) is not None:
-                org_factor[i] += cfg.feedback_weight * (approved - rejected) / (approved + rejected + 2)
+                factor64[i] += cfg.feedback_weight * (approved - rejected) / (approved + rejected + 2)
         for key, (mean, n) in ratings.items():
             if (i := positions.get(key)) is not None:
                 # 3 of 5 is neutral; one rating counts half, many count fully.
-                org_factor[i] += cfg.rating_weight * (mean - 3.0) / 2.0 * n / (n + 1)
+                factor64[i] += cfg.rating_weight * (mean - 3.0) / 2.0 * n / (n + 1)
+        org_factor = factor64.astype(np.float32)
 
         def pair_signals(di: np.ndarray, oi: np.ndarray, lin: np.ndarray) -> dict[str, np.ndarray]:
             cat_ = (d_cat[di] * o_cat[oi]).sum(axis=1)
@@ -555,88 +558,53 @@ class Matcher:
             demand_rank = _best_of(demand_rank, total, limit)
         lap("ranking")
 
-        # explanations for the pairs that made a list
-        idf = dict(zip(word_vec.get_feature_names_out(), word_vec.idf_, strict=True))
-        place = self.regions.place_name
-        # What a reason needs of a demand or an organization, built once for those that made a list.
-        d_info: dict[int, tuple[str, str, bool, str, str, float | None, list[str]]] = {}
-        o_info: dict[int, tuple[str, tuple[str, ...], str, float | None, frozenset[str], int, tuple[str, ...]]] = {}
-        word_sets: dict[frozenset[str], int] = {}  # organizations with the same words share keywords
-        shared: dict[tuple[int, int], tuple[str, ...]] = {}
-        picked = sorted(set(demand_rank) | set(org_rank))
-        sel = np.array(picked, dtype=np.int64)
-        a_d, a_o, a_kind = d_idx[sel], o_idx[sel], reach_k[sel]
-        a_text, a_cat, a_reach = np.round(text[sel], 4), np.round(cat[sel], 4), np.round(reach_w[sel], 4)
-        a_dist, a_scale, a_total = np.round(dist[sel], 1), np.round(scale[sel], 4), np.round(total[sel], 4)
-        a_factor = np.round(org_factor[a_o], 4)
-        with_candidates = {dems[int(d_idx[p])].key for p in demand_rank}
+        # explanations for the pairs that made a list, a chunk of columns at a time
+        picked = np.array(sorted(set(demand_rank) | set(org_rank)), dtype=np.int64)
+        picked_list = picked.tolist()
+        a_drank = np.array([demand_rank.get(p, 0) for p in picked_list], dtype=np.int64)
+        a_orank = np.array([org_rank.get(p, 0) for p in picked_list], dtype=np.int64)
+        a_d, a_o, a_kind = d_idx[picked], o_idx[picked], reach_k[picked]
+
+        def rounded(values: np.ndarray, digits: int = 4) -> np.ndarray:
+            return np.round(values[picked].astype(np.float64), digits)  # float64 first: 0.3942, not 0.39419999
+
+        a_signals = {"text": rounded(text), "category": rounded(cat), "reach": rounded(reach_w),
+                     "distance_km": rounded(dist, 1), "scale": rounded(scale)}
+        a_total = rounded(total)
+        with_candidates = np.unique(d_idx[np.fromiter(demand_rank, dtype=np.int64, count=len(demand_rank))])
         # The pairs' arrays are done with: free them before the explanations take their memory.
         del sig, d_idx, o_idx, linear, cat, reach_w, reach_k, dist, text, scale, total, keep, kept
+        d_category = [d.category if d.category in ACTION_INDEX else inferred[d.key].action for d in dems]
+        explainer = Explainer(
+            dems=dems, orgs=orgs, dem_tokens=dem_tokens, org_tokens=org_tokens,
+            idf=dict(zip(word_vec.get_feature_names_out(), word_vec.idf_, strict=True)),
+            demand_category=d_category, category_inferred=[d.category not in ACTION_INDEX for d in dems],
+            text_action=text_action, place=self.regions.place_name, feedback=feedback, ratings=ratings,
+            demands_used=np.unique(a_d), orgs_used=np.unique(a_o))
+        history = (explainer.o_feedback >= 0) | (explainer.o_rating >= 0)
+        a_signals["feedback"] = np.where(history[a_o], np.round(factor64[a_o], 4), np.nan)
+        d_keys = np.array([d.key for d in dems], dtype=object)
+        o_keys = np.array([o.key for o in orgs], dtype=object)
         recs: list[Recommendation] = []
-        for start in range(0, len(picked), SINK_CHUNK):  # Python lists of one chunk at a time
+        for start in range(0, len(picked), SINK_CHUNK):
             part = slice(start, start + SINK_CHUNK)
-            shared.clear()  # pairs come demand by demand: earlier demands' keywords are not asked again
-            p_d, p_o, p_kind, p_factor = a_d[part].tolist(), a_o[part].tolist(), a_kind[part].tolist(), \
-                a_factor[part].tolist()
-            p_text, p_cat, p_reach = a_text[part].tolist(), a_cat[part].tolist(), a_reach[part].tolist()
-            p_dist, p_scale, p_total = a_dist[part].tolist(), a_scale[part].tolist(), a_total[part].tolist()
-            for j, p in enumerate(picked[part]):
-                di, oi = p_d[j], p_o[j]
-                dinf = d_info.get(di)
-                if dinf is None:
-                    d = dems[di]
-                    declared = d.category if d.category in ACTION_INDEX else None
-                    dinf = d_info[di] = (
-                        d.key, declared or inferred[d.key].action, declared is None, text_action[di],
-                        place(d.city_code, d.county_code), d.funding_needed,
-                        sorted(dict.fromkeys(dem_tokens[di]), key=lambda w: -idf.get(w, 0.0)))
-                oinf = o_info.get(oi)
-                if oinf is None:
-                    o = orgs[oi]
-                    extra: list[str] = []
-                    if o.key in feedback:
-                        approved, rejected = feedback[o.key]
-                        extra.append(f"过往对接：通过{approved}次，驳回{rejected}次")
-                    if o.key in ratings:
-                        mean, n = ratings[o.key]
-                        extra.append(f"村级评价：{n}个项目平均{mean:.1f}分（满分5分）")
-                    words = frozenset(org_tokens[oi])
-                    oinf = o_info[oi] = (o.key, o.actions, place(o.city_code, o.county_code), o.funds, words,
-                                         word_sets.setdefault(words, len(word_sets)), tuple(extra))
-                d_key, d_category, d_inferred, d_action, d_place, needed, d_words = dinf
-                o_key, o_actions, o_place, funds, org_words, o_words, extra_reasons = oinf
-                keywords = shared.get((di, o_words))
-                if keywords is None:
-                    found: list[str] = []
-                    for word in d_words:  # rarest shared words first
-                        if word in org_words:
-                            found.append(word)
-                            if len(found) == 4:
-                                break
-                    keywords = shared[(di, o_words)] = tuple(found)
-                signals = {"text": p_text[j], "category": p_cat[j], "reach": p_reach[j], "distance_km": p_dist[j],
-                           "scale": p_scale[j]}
-                reasons = explain(
-                    demand_category=d_category, demand_category_inferred=d_inferred, text_action=d_action,
-                    org_actions=o_actions, reach_kind=p_kind[j], distance_km=p_dist[j], demand_place=d_place,
-                    org_place=o_place, keywords=keywords, funds=funds, needed=needed, scale=p_scale[j],
-                )
-                if extra_reasons:
-                    reasons.extend(extra_reasons)
-                    signals["feedback"] = p_factor[j]
-                recs.append(Recommendation(
-                    demand_key=d_key, organization_key=o_key, score=p_total[j], signals=signals,
-                    reasons=tuple(reasons), demand_rank=demand_rank.get(p), organization_rank=org_rank.get(p),
-                    keywords=keywords,
-                ))
-                if sink is not None and len(recs) == SINK_CHUNK:
-                    sink(recs)
-                    recs = []
-        if sink is not None and recs:
-            sink(recs)
-            recs = []
+            batch = RecommendationBatch(
+                demand_keys=d_keys[a_d[part]], organization_keys=o_keys[a_o[part]], score=a_total[part],
+                demand_rank=a_drank[part], organization_rank=a_orank[part],
+                signals={k: v[part] for k, v in a_signals.items()},
+                keyword_ids=explainer.keyword_ids(a_d[part], a_o[part]),
+                reason_ids=explainer.reason_ids(a_d[part], a_o[part], a_kind[part], a_signals["distance_km"][part],
+                                                a_signals["scale"][part]),
+                words=explainer.words, parts=explainer.parts)
+            if sink is not None:
+                sink(batch)
+            else:
+                recs.extend(batch.recommendations())
         stats.demands_with_candidates = len(with_candidates)
-        stats.demands_without_candidates = [d.key for d in dems if d.key not in with_candidates]
+        has_list = np.zeros(len(dems), dtype=bool)
+        has_list[with_candidates] = True
+        stats.demands_without_candidates = [d.key for d, listed in zip(dems, has_list.tolist(), strict=True)
+                                            if not listed]
         stats.n_recommendations = len(picked)
         lap("explain")
         stats.timings = timings

@@ -33,8 +33,16 @@ def _money(value: float) -> str:
 
 # The parts of a reason repeat across hundreds of thousands of pairs (the same action sets, places,
 # distances in whole km, amounts): each is built once per run and looked up after.
+MAX_KEYWORDS = 4  # shared words named in a reason
+KEYWORD_PREFIX, KEYWORD_SEPARATOR = "共同关键词：", "、"
+
+
+def keyword_reason(keywords: Sequence[str]) -> str:
+    return KEYWORD_PREFIX + KEYWORD_SEPARATOR.join(keywords)
+
+
 @lru_cache(maxsize=65536)
-def _category_reason(demand_category: str | None, inferred: bool, text_action: str,
+def category_reason(demand_category: str | None, inferred: bool, text_action: str,
                      org_actions: tuple[str, ...]) -> str | None:
     if demand_category and demand_category in org_actions:
         label = "类别一致（按内容推断）" if inferred else "类别一致"
@@ -49,7 +57,7 @@ def _category_reason(demand_category: str | None, inferred: bool, text_action: s
 
 
 @lru_cache(maxsize=65536)
-def _reach_reason(reach_kind: int, km_whole: float, demand_place: str, org_place: str) -> str:
+def reach_reason(reach_kind: int, km_whole: float, demand_place: str, org_place: str) -> str:
     km = f"约{km_whole:.0f}公里"
     if reach_kind == reach_kinds.HOME:
         return f"同在{demand_place}"
@@ -65,7 +73,7 @@ def _reach_reason(reach_kind: int, km_whole: float, demand_place: str, org_place
 
 
 @lru_cache(maxsize=65536)
-def _scale_reason(funds: float, needed: float, fits: bool) -> str:
+def scale_reason(funds: float, needed: float, fits: bool) -> str:
     if fits:
         return f"规模相当：可投入{_money(funds)}，需求{_money(needed)}"
     if funds < needed:
@@ -97,12 +105,12 @@ def explain(
     ['类别一致：医护康养', '相邻县市：延边州延吉市→延边州图们市（约45公里）', '共同关键词：义诊、老年人']
     """
     reasons: list[str] = []
-    category = _category_reason(demand_category, demand_category_inferred, text_action, tuple(org_actions))
+    category = category_reason(demand_category, demand_category_inferred, text_action, tuple(org_actions))
     if category is not None:
         reasons.append(category)
-    reasons.append(_reach_reason(reach_kind, round(distance_km), demand_place, org_place))
+    reasons.append(reach_reason(reach_kind, round(distance_km), demand_place, org_place))
     if keywords:
-        reasons.append("共同关键词：" + "、".join(keywords))
+        reasons.append(keyword_reason(keywords))
     if funds is not None and needed is not None and needed > 0:
-        reasons.append(_scale_reason(funds, needed, scale >= 0.8))
+        reasons.append(scale_reason(funds, needed, scale >= 0.8))
     return reasons

@@ -5,10 +5,20 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 from sqlmodel import Session, col, select
 
-from api.services.matching import demand_record, load_demands, load_organizations, org_record, recommendation_rows
-from matcher import Recommendation
+from api.services.matching import (
+    batch_rows,
+    demand_record,
+    load_demands,
+    load_organizations,
+    org_record,
+    recommendation_rows,
+)
+from matcher import DemandRecord, Matcher, OrganizationRecord, Recommendation
+from matcher.categories import ACTIONS
+from matcher.explanations import RecommendationBatch
 from models import Demand, Organization
 from tests.world import World
 
@@ -50,3 +60,37 @@ def test_records_read_as_rows_are_the_records_of_the_objects(world: World) -> No
         assert guessed == {d.id: d.category for d in demands if d.category_inferred and d.status == "open"}
         assert dems[0].category is None  # a guessed category is the engine's to infer again
         assert load_organizations(session, col(Organization.id) == orgs[0].id) == [org_record(orgs[0])]
+
+
+def test_rows_of_a_batch_are_the_rows_of_its_recommendations(shared_matcher: Matcher) -> None:
+    regions = shared_matcher.regions
+    counties = list(regions.counties.values())[:6]
+    orgs = [OrganizationRecord(
+        f"{i}", f"协会{i}", "county", c.city_code, c.code, (ACTIONS[i % 6],),
+        ["义诊 老人 体检 送药", '带"引号"的\\反斜杠 木耳 直播', "调解 纠纷 普法 老人"][i % 3],
+        funds=[None, 2.0, 50.0][i % 3]) for i, c in enumerate(counties * 3)]
+    demands = [DemandRecord(
+        f"{100 + j}", c.city_code, c.code, ["老人义诊", '木耳直播 带"引号"的\\反斜杠', "纠纷调解"][j % 3],
+        "为村里老人送药 体检", category=[ACTIONS[j % 6], None][j % 2], funding_needed=[None, 5.0][j % 2])
+        for j, c in enumerate(counties * 2)]
+    batches: list[RecommendationBatch] = []
+    shared_matcher.match(orgs, demands, organization_feedback={"1": (2, 1)}, organization_ratings={"2": (4.0, 2)},
+                         sink=batches.append)
+    assert batches and sum(len(b) for b in batches) > 20
+    batch = batches[0]
+    batch.signals["reach"][0] = float("nan")  # not finite: written as json writes it
+    # Texts JSON must escape (the tokenizer drops such characters from words, a hostile table need not).
+    batch.words = [w + '"\\\n' for w in batch.words]
+    batch.parts = [p + '"\\' for p in batch.parts]
+    rows = batch_rows(3, batch)
+    recs = batch.recommendations()
+    assert rows == recommendation_rows(3, recs)
+    assert all('\\"' in row[6] + row[7] for row in rows) and any("feedback" in row[6] for row in rows)
+    assert [json.loads(row[7]) for row in rows] == [list(r.reasons) for r in recs]
+    assert rows[0][6].startswith('{"text":') and '"reach":NaN' in rows[0][6]
+
+
+def test_numpy_writes_floats_as_python_does() -> None:
+    values = np.r_[np.random.default_rng(5).random(2000), np.round(np.random.default_rng(6).random(2000), 4),
+                   [1e-05, 1e-4, 1e16, 1.5e16, -0.0, 5e-324, 100.0, 0.1, 2.5, 1e22, 9.999999999999999e-05]]
+    assert values.astype(str).tolist() == [repr(v) for v in values.tolist()]

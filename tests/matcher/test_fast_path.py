@@ -9,6 +9,7 @@ import pytest
 from matcher import DemandRecord, MatchConfig, Matcher, OrganizationRecord
 from matcher.categories import ACTIONS
 from matcher.engine import MatchResult
+from matcher.explanations import RecommendationBatch
 
 PHRASES = {
     "创业就业": ["合作社建设冷库", "返乡青年创业指导", "组织外出务工岗位", "木耳种植技术指导", "乡村旅游民宿开发"],
@@ -109,9 +110,9 @@ def test_a_sink_gets_the_same_recommendations_a_chunk_at_a_time(matcher: Matcher
     monkeypatch.setattr(engine_module, "SINK_CHUNK", 97)  # several chunks, the last one short
     orgs, demands = corpus(matcher.regions, 200, 300, 4)
     whole = matcher.match(orgs, demands)
-    chunks: list[list[object]] = []
-    streamed = matcher.match(orgs, demands, sink=lambda recs: chunks.append(list(recs)))
+    chunks: list[RecommendationBatch] = []
+    streamed = matcher.match(orgs, demands, sink=chunks.append)
     assert streamed.recommendations == []
     assert len(chunks) > 2 and all(len(c) == 97 for c in chunks[:-1])
-    assert [r for c in chunks for r in c] == whole.recommendations
+    assert [r for c in chunks for r in c.recommendations()] == whole.recommendations
     assert streamed.stats.n_recommendations == whole.stats.n_recommendations == len(whole.recommendations)

@@ -1,0 +1,215 @@
+"""Reasons for many pairs at once, as columns.
+
+A full run explains ~300,000 pairs at Jilin scale. Their reasons repeat: the same category
+situation, place and distance, funds and need recur across thousands of pairs. So every reason text
+is built once per distinct input (with :func:`matcher.scoring.explain`'s own parts) and each pair
+holds indexes into that table; the shared keywords are found for all pairs of a chunk with one
+sparse product. :meth:`RecommendationBatch.recommendations` turns a batch back into the
+:class:`~matcher.records.Recommendation` objects that ``explain`` would have given pair by pair
+(a test holds them equal).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from matcher import reach as reach_kinds
+from matcher.records import DemandRecord, OrganizationRecord, Recommendation
+from matcher.scoring import MAX_KEYWORDS, category_reason, keyword_reason, reach_reason, scale_reason
+
+# Columns of ``reason_ids``: the keywords' reason (from ``keyword_ids``) comes between reach and scale.
+REASON_SLOTS = ("category", "reach", "scale", "feedback", "rating")
+SIGNALS = ("text", "category", "reach", "distance_km", "scale")
+
+
+@dataclass(eq=False)
+class RecommendationBatch:
+    """Recommendations as columns: a chunk of a run, without a Python object per pair.
+
+    ``signals`` holds float columns named as ``Recommendation.signals`` keys, plus "feedback"
+    (NaN where the organization has no history, and the key is then absent). Ranks are 0 where the
+    pair is not in that side's list. ``reason_ids`` index ``parts`` (-1: no such reason),
+    ``keyword_ids`` index ``words`` (-1 after the last keyword); both tables are the run's, shared
+    by its batches.
+    """
+
+    demand_keys: np.ndarray  # object array of str
+    organization_keys: np.ndarray
+    score: np.ndarray
+    demand_rank: np.ndarray
+    organization_rank: np.ndarray
+    signals: dict[str, np.ndarray]
+    keyword_ids: np.ndarray  # (n, MAX_KEYWORDS)
+    reason_ids: np.ndarray  # (n, len(REASON_SLOTS))
+    words: Sequence[str]
+    parts: Sequence[str]
+
+    def __len__(self) -> int:
+        return len(self.score)
+
+    def keywords(self, i: int) -> tuple[str, ...]:
+        return tuple(self.words[w] for w in self.keyword_ids[i].tolist() if w >= 0)
+
+    def reasons(self, i: int) -> tuple[str, ...]:
+        ids = self.reason_ids[i].tolist()
+        out = [self.parts[p] for p in ids[:2] if p >= 0]
+        if keywords := self.keywords(i):
+            out.append(keyword_reason(keywords))
+        out.extend(self.parts[p] for p in ids[2:] if p >= 0)
+        return tuple(out)
+
+    def recommendations(self, rows: Iterable[int] | None = None) -> list[Recommendation]:
+        """The pairs (or those of ``rows``) as ``Recommendation`` objects."""
+        cols = {k: v.tolist() for k, v in self.signals.items()}
+        score, d_rank, o_rank = self.score.tolist(), self.demand_rank.tolist(), self.organization_rank.tolist()
+        out = []
+        for i in range(len(self)) if rows is None else rows:
+            signals = {k: cols[k][i] for k in SIGNALS}
+            if not np.isnan(cols["feedback"][i]):
+                signals["feedback"] = cols["feedback"][i]
+            out.append(Recommendation(
+                demand_key=self.demand_keys[i], organization_key=self.organization_keys[i], score=score[i],
+                signals=signals, reasons=self.reasons(i), demand_rank=d_rank[i] or None,
+                organization_rank=o_rank[i] or None, keywords=self.keywords(i)))
+        return out
+
+
+def _texts_of(keys: np.ndarray, made: dict[int, int], make: Callable[[int], int]) -> np.ndarray:
+    """``made[key]`` for every key, ``make(key)`` filling it for keys not seen before (once each)."""
+    unique, inverse = np.unique(keys, return_inverse=True)
+    found = np.array([made[k] if k in made else made.setdefault(k, make(k)) for k in unique.tolist()],
+                     dtype=np.int64)
+    return found[inverse.ravel()]
+
+
+class Explainer:
+    """Reasons for the pairs of one run, a chunk at a time (tables of texts grow as it goes)."""
+
+    def __init__(self, *, dems: Sequence[DemandRecord], orgs: Sequence[OrganizationRecord],
+                 dem_tokens: Sequence[Sequence[str]], org_tokens: Sequence[Sequence[str]],
+                 idf: Mapping[str, float], demand_category: Sequence[str], category_inferred: Sequence[bool],
+                 text_action: Sequence[str], place: Callable[[str | None, str | None], str],
+                 feedback: Mapping[str, tuple[int, int]], ratings: Mapping[str, tuple[float, int]],
+                 demands_used: np.ndarray, orgs_used: np.ndarray) -> None:
+        self.parts: list[str] = []
+        self._part_id: dict[str, int] = {}
+        self._categories: dict[int, int] = {}  # key -> part id (-1: no reason), per kind of reason
+        self._reaches: dict[int, int] = {}
+        word_id: dict[str, int] = {}
+        # Demand words rarest first (ties: first in the text), as 1-based ranks; organizations' words
+        # as a 0/1 matrix: the product of a pair's rows holds the ranks of their shared words.
+        self.d_row = np.full(len(dems), -1, dtype=np.int64)
+        self.d_row[demands_used] = np.arange(len(demands_used))
+        rows, cols, ranks = [], [], []
+        for r, di in enumerate(demands_used.tolist()):
+            ordered = sorted(dict.fromkeys(dem_tokens[di]), key=lambda w: -idf.get(w, 0.0))
+            cols.extend(word_id.setdefault(w, len(word_id)) for w in ordered)
+            rows.extend([r] * len(ordered))
+            ranks.extend(range(1, len(ordered) + 1))
+        self.words = list(word_id)
+        self.d_words = sp.csr_matrix((np.array(ranks, dtype=np.float64), (rows, cols)),
+                                     shape=(len(demands_used), len(word_id)))
+        self.o_row = np.full(len(orgs), -1, dtype=np.int64)
+        self.o_row[orgs_used] = np.arange(len(orgs_used))
+        rows, cols = [], []
+        for r, oi in enumerate(orgs_used.tolist()):
+            shared = {word_id[w] for w in org_tokens[oi] if w in word_id}
+            cols.extend(shared)
+            rows.extend([r] * len(shared))
+        self.o_words = sp.csr_matrix((np.ones(len(cols)), (rows, cols)), shape=(len(orgs_used), len(word_id)))
+
+        # Category: the demand's situation (category, guessed or not, what its text is about) by
+        # the organization's declared actions.
+        states: dict[tuple[str, bool, str], int] = {}
+        self.d_state = np.array([states.setdefault((demand_category[i], category_inferred[i], text_action[i]),
+                                                   len(states)) for i in range(len(dems))], dtype=np.int64)
+        self.states = list(states)
+        action_sets: dict[tuple[str, ...], int] = {}
+        self.o_actions = np.array([action_sets.setdefault(o.actions, len(action_sets)) for o in orgs],
+                                  dtype=np.int64)
+        self.action_sets = list(action_sets)
+        # Places (numbered), what each side can spend or needs, the learned-history reasons.
+        place_id: dict[str, int] = {}
+        self.d_place = np.array([place_id.setdefault(place(d.city_code, d.county_code), len(place_id))
+                                 for d in dems], dtype=np.int64)
+        self.o_place = np.array([place_id.setdefault(place(o.city_code, o.county_code), len(place_id))
+                                 for o in orgs], dtype=np.int64)
+        self.places = list(place_id)
+        self.funds = np.array([np.nan if o.funds is None else o.funds for o in orgs], dtype=np.float64)
+        self.needed = np.array([np.nan if d.funding_needed is None else d.funding_needed for d in dems],
+                               dtype=np.float64)
+        self.o_feedback = np.full(len(orgs), -1, dtype=np.int64)
+        self.o_rating = np.full(len(orgs), -1, dtype=np.int64)
+        for i, o in enumerate(orgs):
+            if o.key in feedback:
+                approved, rejected = feedback[o.key]
+                self.o_feedback[i] = self._part(f"过往对接：通过{approved}次，驳回{rejected}次")
+            if o.key in ratings:
+                mean, n = ratings[o.key]
+                self.o_rating[i] = self._part(f"村级评价：{n}个项目平均{mean:.1f}分（满分5分）")
+
+    def _part(self, text: str | None) -> int:
+        if text is None:
+            return -1
+        tid = self._part_id.setdefault(text, len(self._part_id))
+        if tid == len(self.parts):
+            self.parts.append(text)
+        return tid
+
+    def keyword_ids(self, a_d: np.ndarray, a_o: np.ndarray) -> np.ndarray:
+        """The (up to) MAX_KEYWORDS shared words of every pair, the demand's rarest first."""
+        shared = self.d_words[self.d_row[a_d]].multiply(self.o_words[self.o_row[a_o]]).tocsr()
+        out = np.full((len(a_d), MAX_KEYWORDS), -1, dtype=np.int64)
+        if shared.nnz == 0:
+            return out
+        shared.sort_indices()
+        row = np.repeat(np.arange(len(a_d)), np.diff(shared.indptr))
+        order = np.lexsort((shared.data, row))
+        row, word = row[order], shared.indices[order]
+        first = np.searchsorted(row, row)  # the position where each row's entries start
+        pos = np.arange(len(row)) - first
+        keep = pos < MAX_KEYWORDS
+        out[row[keep], pos[keep]] = word[keep]
+        return out
+
+    def reason_ids(self, a_d: np.ndarray, a_o: np.ndarray, reach_kind: np.ndarray, distance_km: np.ndarray,
+                   scale: np.ndarray) -> np.ndarray:
+        """Ids in ``parts`` of every pair's category, reach, scale, feedback and rating reasons."""
+        out = np.full((len(a_d), len(REASON_SLOTS)), -1, dtype=np.int64)
+        n_sets = len(self.action_sets)
+
+        def category(key: int) -> int:
+            d_cat, inferred, text_action = self.states[key // n_sets]
+            return self._part(category_reason(d_cat, inferred, text_action, self.action_sets[key % n_sets]))
+        out[:, 0] = _texts_of(self.d_state[a_d] * n_sets + self.o_actions[a_o], self._categories, category)
+
+        # Reach: only what the text shows goes into the key (the organization's place and the
+        # distance do not show for its home county or declared area, nor its place for its city).
+        kind = reach_kind.astype(np.int64)
+        km = np.round(distance_km).astype(np.int64)
+        o_place = self.o_place[a_o].copy()
+        local = (kind == reach_kinds.HOME) | (kind == reach_kinds.DECLARED)
+        km[local] = 0
+        o_place[local | (kind == reach_kinds.CITY)] = 0
+        key = (kind << 56) | (km << 32) | (self.d_place[a_d] << 16) | o_place
+
+        def reach(key: int) -> int:
+            k, dist = key >> 56, (key >> 32) & 0xFFFFFF
+            return self._part(reach_reason(k, dist, self.places[(key >> 16) & 0xFFFF], self.places[key & 0xFFFF]))
+        out[:, 1] = _texts_of(key, self._reaches, reach)
+
+        funds, needed = self.funds[a_o], self.needed[a_d]
+        known = ~np.isnan(funds) & ~np.isnan(needed) & (needed > 0)
+        if known.any():
+            triples = np.column_stack([funds[known], needed[known], scale[known] >= 0.8])
+            unique, inverse = np.unique(triples, axis=0, return_inverse=True)
+            ids = np.array([self._part(scale_reason(f, n, bool(fits))) for f, n, fits in unique.tolist()],
+                           dtype=np.int64)
+            out[known, 2] = ids[inverse.ravel()]
+        out[:, 3] = self.o_feedback[a_o]
+        out[:, 4] = self.o_rating[a_o]
+        return out
