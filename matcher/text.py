@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import jieba
@@ -91,6 +92,9 @@ class SynonymTable:
         return out
 
 
+TOKENS_VERSION = 1  # bump when normalising or filtering tokens changes
+
+
 class Tokenizer:
     """jieba with our domain dictionary, its own instance (not the global one).
 
@@ -123,13 +127,30 @@ class Tokenizer:
         if self.dictionary.exists():
             self._jieba.load_userdict(str(self.dictionary))
         # Synonym members must survive segmentation as whole words.
-        for word in [*self.synonyms.words(), *extra_words]:
-            if len(word) > 1:
-                self._jieba.add_word(word, freq=2000)
+        added = [word for word in [*self.synonyms.words(), *extra_words] if len(word) > 1]
+        for word in added:
+            self._jieba.add_word(word, freq=2000)
+        # What tokens depend on, besides the text: tokens stored under another fingerprint are stale.
+        digest = hashlib.blake2b(f"{TOKENS_VERSION}".encode(), digest_size=16)
+        digest.update(self.dictionary.read_bytes() if self.dictionary.exists() else b"")
+        for word, canonical in sorted(self.synonyms.canonical.items()):
+            digest.update(f"\n{word}:{','.join(canonical)}".encode())
+        for word in sorted(set(added)):
+            digest.update(f"\n+{word}".encode())
+        self.fingerprint = digest.hexdigest()
 
     def clear_cache(self) -> None:
         """Forget every text's tokens (to measure a cold run, or to free memory between batches)."""
         self._cache.clear()
+
+    def remember(self, tokens: Mapping[str, list[str]]) -> None:
+        """Take the tokens of texts from elsewhere (a store of an earlier run, made with the same
+        ``fingerprint``): they are not computed again."""
+        self._cache.update(tokens)
+
+    def cached(self, texts: Iterable[str]) -> dict[str, list[str]]:
+        """The tokens this tokenizer holds of these texts (to store for a later run)."""
+        return {t: tokens for t in texts if (tokens := self._cache.get(t)) is not None}
 
     def segment(self, text: str) -> list[str]:
         """Every jieba token of the normalised text, punctuation included."""

@@ -13,10 +13,11 @@ from models.organization import Organization
 from models.pairing import Pairing, PairingDecision
 from models.project import ProgressReport, Project, ProjectChange
 from models.recommendation import Recommendation
+from models.token_cache import TokenCache
 from models.user import User
 
 __all__ = [
     "AuditEvent", "Demand", "JobLock", "JobRun", "MailPreference", "MailedRecommendation", "MatchRun", "Organization",
     "OutboxMessage", "Pairing", "PairingDecision", "PendingMatch", "ProgressReport", "Project", "ProjectChange",
-    "Recommendation", "User",
+    "Recommendation", "TokenCache", "User",
 ]
