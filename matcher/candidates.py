@@ -35,10 +35,9 @@ def top_pairs(
             left.tocsr(), right.T.tocsr() if right_t is None else right_t, top_n=top_n, threshold=0.0, sort=True,
             n_threads=threads if threads > 1 else None,
         )
-        product = product.tocoo()
-        order = np.lexsort((-product.data, product.row))
-        return (product.row[order].astype(np.int64), product.col[order].astype(np.int64),
-                product.data[order].astype(np.float32))
+        # sort=True leaves each row's entries best first, so the CSR arrays are already grouped by row.
+        rows = np.repeat(np.arange(product.shape[0], dtype=np.int64), np.diff(product.indptr))
+        return rows, product.indices.astype(np.int64), product.data.astype(np.float32)
     return top_pairs_reference(left, right, top_n)
 
 

@@ -168,6 +168,9 @@ def test_fast_top_pairs_match_the_reference() -> None:
     assert set(zip(fast[0].tolist(), fast[1].tolist(), strict=True)) == set(
         zip(ref[0].tolist(), ref[1].tolist(), strict=True))
     np.testing.assert_allclose(np.sort(fast[2]), np.sort(ref[2]), rtol=1e-5)
+    # Grouped by left row, each row's pairs best first.
+    same_row = fast[0][1:] == fast[0][:-1]
+    assert np.all(np.diff(fast[0]) >= 0) and np.all(fast[2][1:][same_row] <= fast[2][:-1][same_row])
 
 
 def test_config_hash_changes_with_weights() -> None:
