@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 
 from matcher.resources import data_dir
 from matcher.text import normalize
@@ -88,6 +89,8 @@ class ActionLexicon:
             for word, weight in words.items():
                 vec = self._word_weights.setdefault(word, np.zeros(len(ACTIONS)))
                 vec[ACTION_INDEX[action]] += weight
+        self._word_id = {word: i for i, word in enumerate(self._word_weights)}
+        self._weights = np.array(list(self._word_weights.values())).reshape(len(self._word_id), len(ACTIONS))
         # One pass over the text finds every keyword it contains (jieba may keep a compound whole).
         multi = sorted((w for w in self._word_weights if len(w) >= 2), key=len, reverse=True)
         self._finder = re.compile("(?=(" + "|".join(re.escape(w) for w in multi) + "))") if multi else None
@@ -105,7 +108,7 @@ class ActionLexicon:
         """Evidence per action from tokens, plus substrings for compound words jieba kept whole."""
         found = set(tokens)
         if text and self._finder is not None:
-            found.update(m.group(1) for m in self._finder.finditer(text))
+            found.update(self._finder.findall(text))
         total = np.zeros(len(ACTIONS))
         for word in found:
             vec = self._word_weights.get(word)
@@ -114,14 +117,41 @@ class ActionLexicon:
         return total
 
     def probabilities(self, tokens: Sequence[str], text: str = "") -> np.ndarray:
-        scores = self.scores(tokens, normalize(text))
-        smoothed = scores + 0.25
-        return smoothed / smoothed.sum()
+        return smoothed_probabilities(self.scores(tokens, normalize(text)))
 
     def infer(self, tokens: Sequence[str], text: str = "") -> Inference:
         scores = self.scores(tokens, normalize(text))
-        smoothed = scores + 0.25
-        probs = smoothed / smoothed.sum()
+        probs = smoothed_probabilities(scores)
         best = int(np.argmax(probs))
         return Inference(ACTIONS[best], float(probs[best]), tuple(float(p) for p in probs),
                          evidence=float(scores.sum()))
+
+    def scores_many(self, token_lists: Sequence[Sequence[str]], texts: Sequence[str]) -> np.ndarray:
+        """``scores`` of many texts as rows of one array: their keywords counted by one sparse
+        product (a full run weighs every demand's text)."""
+        rows: list[int] = []
+        cols: list[int] = []
+        word_id = self._word_id
+        for i, (tokens, text) in enumerate(zip(token_lists, texts, strict=True)):
+            found = set(tokens)
+            if text and self._finder is not None:
+                found.update(self._finder.findall(normalize(text)))
+            ids = [word_id[w] for w in found if w in word_id]
+            cols.extend(ids)
+            rows.extend([i] * len(ids))
+        hits = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(texts), len(word_id)))
+        return np.asarray(hits @ self._weights).reshape(len(texts), len(ACTIONS))
+
+    def infer_many(self, token_lists: Sequence[Sequence[str]], texts: Sequence[str]) -> list[Inference]:
+        """``infer`` for many texts at once."""
+        scores = self.scores_many(token_lists, texts)
+        probs = smoothed_probabilities(scores)
+        best = probs.argmax(axis=1).tolist()
+        return [Inference(ACTIONS[b], p[b], tuple(p), evidence=e)
+                for b, p, e in zip(best, probs.tolist(), scores.sum(axis=1).tolist(), strict=True)]
+
+
+def smoothed_probabilities(scores: np.ndarray) -> np.ndarray:
+    """Evidence per action to probabilities (a little for every action, so none is ruled out)."""
+    smoothed = scores + 0.25
+    return smoothed / smoothed.sum(axis=-1, keepdims=True)

@@ -13,7 +13,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from matcher import reach as reach_mod
 from matcher.candidates import top_pairs
-from matcher.categories import ACTION_INDEX, ACTIONS, ActionLexicon, Inference
+from matcher.categories import ACTION_INDEX, ACTIONS, ActionLexicon, Inference, smoothed_probabilities
 from matcher.config import MatchConfig
 from matcher.explanations import Explainer, RecommendationBatch
 from matcher.ranking import auto_cap, capped_top_k, group_order, top_k
@@ -272,23 +272,22 @@ class Matcher:
         """Category vectors (declared, else inferred from the text), places, the scale bound per
         funds bin and the weighted augmented matrix of the demands."""
         cfg = self.config
-        inferred: dict[str, Inference] = {}
-        d_cat = np.zeros((len(dems), len(ACTIONS)), dtype=np.float32)
-        text_action: list[str] = []
-        inferences = [self.lexicon.infer(toks, d.text) for d, toks in zip(dems, dem_tokens, strict=True)]
-        declared_idx = np.array([ACTION_INDEX.get(d.category or "", -1) for d in dems])
+        # Every demand's text weighed at once; Inference objects only for those with no category filed.
+        scores = self.lexicon.scores_many(dem_tokens, [d.text for d in dems])
+        probs = smoothed_probabilities(scores)
+        best, evidence = probs.argmax(axis=1), scores.sum(axis=1)
+        declared_idx = np.array([ACTION_INDEX.get(d.category or "", -1) for d in dems], dtype=np.int64)
         fallback = _centroid_actions(d_word, declared_idx)
-        for i, (d, inf) in enumerate(zip(dems, inferences, strict=True)):
-            if inf.evidence == 0 and fallback is not None:
-                # The text names no action: take the nearest action among this corpus's filed demands.
-                inf = Inference(ACTIONS[fallback[i]], inf.confidence, inf.probabilities, 0.0)
-            text_action.append(inf.action)
-            declared = d.category if d.category in ACTION_INDEX else None
-            if declared is None:
-                inferred[d.key] = inf
-                declared = inf.action
-            d_cat[i, ACTION_INDEX[declared]] += cfg.category_declared_share
-            d_cat[i] += (1 - cfg.category_declared_share) * np.asarray(inf.probabilities, dtype=np.float32)
+        # A text that names no action takes the nearest action among this corpus's filed demands.
+        text_idx = best if fallback is None else np.where(evidence == 0, fallback, best)
+        text_action = [ACTIONS[i] for i in text_idx.tolist()]
+        undeclared = declared_idx < 0
+        d_cat = np.zeros((len(dems), len(ACTIONS)), dtype=np.float32)
+        d_cat[np.arange(len(dems)), np.where(undeclared, text_idx, declared_idx)] += cfg.category_declared_share
+        d_cat += (1 - cfg.category_declared_share) * probs.astype(np.float32)
+        inferred = {dems[i].key: Inference(ACTIONS[text_idx[i]], float(probs[i, best[i]]), tuple(probs[i].tolist()),
+                                           0.0 if fallback is not None and evidence[i] == 0 else float(evidence[i]))
+                    for i in np.flatnonzero(undeclared).tolist()}
         d_county = np.array([self.regions.county_pos[d.county_code] for d in dems], dtype=np.int64)
         d_region = sp.csr_matrix(
             (np.ones(len(dems), dtype=np.float32), (np.arange(len(dems)), d_county)),

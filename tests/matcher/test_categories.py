@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+import csv
+from pathlib import Path
+
 import pytest
 
 from matcher import Matcher
 from matcher.categories import canonical_action, split_actions
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -25,3 +30,17 @@ def test_split_actions_accepts_every_separator() -> None:
 
 def test_canonical_action_rejects_unknown() -> None:
     assert canonical_action("环境保护") is None
+
+
+def test_inferring_many_texts_at_once_agrees_with_one_at_a_time(matcher: Matcher) -> None:
+    with (ROOT / "data" / "eval" / "demands.csv").open(encoding="utf-8") as f:
+        texts = [f"{row['需求名称']} {row['需求内容']}" for row in csv.DictReader(f)]
+    texts += ["", "   ", "！！！", "木耳直播带货木耳", "义诊" * 50, "ＡＢＣ　全角"]
+    tokens = [matcher.tokenizer.tokens(t) for t in texts]
+    many = matcher.lexicon.infer_many(tokens, texts)
+    assert len(many) == len(texts) > 100
+    for t, text, got in zip(tokens, texts, many, strict=True):
+        one = matcher.lexicon.infer(t, text)
+        assert (got.action, got.evidence) == (one.action, pytest.approx(one.evidence)), text
+        assert got.probabilities == pytest.approx(one.probabilities, abs=1e-12)
+        assert got.confidence == pytest.approx(one.confidence, abs=1e-12)
