@@ -1,8 +1,9 @@
 """Sparse top-k: the exact best pairs by the linear part of the score.
 
-Text, category and region all ride in one sparse product: each side's rows are
-[word TF-IDF | char TF-IDF | action columns | county columns], weighted on the
-demand side, so ``D @ O.T`` is the linear score of every pair without a loop.
+Text, category, scale bound and region all ride in one sparse product: each side's rows are
+[word TF-IDF | char TF-IDF | organization signature (actions and funds bin) | county columns],
+weighted on the demand side, so ``D @ O.T`` is the linear score of every pair without a loop
+(``matcher.engine.Signatures``).
 """
 
 from __future__ import annotations
