@@ -102,23 +102,52 @@ def capped_top_k(
 def _capped_rounds(d_sorted: np.ndarray, o_sorted: np.ndarray, s_sorted: np.ndarray, allowed: np.ndarray, k: int,
                    cap: int, n_org: int, max_rounds: int) -> tuple[np.ndarray, np.ndarray]:
     """The rounds of ``capped_top_k`` over pairs grouped by demand, best first, from the pairs
-    still ``allowed`` (updated in place). Returns the chosen positions and their ranks."""
+    still ``allowed`` (updated in place). Returns the chosen positions and their ranks.
+
+    A round only changes the demands that lost a pair, so after the first one only those
+    demands' pairs are ranked again (late rounds touch a few dozen pairs, not all of them)."""
     n = len(s_sorted)
     group_start = np.r_[True, d_sorted[1:] != d_sorted[:-1]]
-    start_index = np.maximum.accumulate(np.where(group_start, np.arange(n), 0))
+    segment = np.cumsum(group_start) - 1  # each pair's demand, numbered in order
+    seg_start = np.flatnonzero(group_start)
+    seg_len = np.diff(np.r_[seg_start, n])
+
+    def positions(segs: np.ndarray) -> np.ndarray:
+        """Every position of these demands (ascending segment numbers), in order."""
+        lens = seg_len[segs]
+        return np.repeat(seg_start[segs] - (np.cumsum(lens) - lens), lens) + np.arange(int(lens.sum()))
+
+    def ranks(pos: np.ndarray) -> np.ndarray:
+        """Rank among the allowed pairs of the same demand, for whole demands' positions."""
+        ok = allowed[pos]
+        running = np.cumsum(ok)
+        first = np.maximum.accumulate(np.where(group_start[pos], np.arange(len(pos)), 0))
+        return running - (running[first] - ok[first]) - 1
+
+    rank = ranks(np.arange(n))
+    chosen = allowed & (rank < k)
+    usage = np.bincount(o_sorted[chosen], minlength=n_org)
+    chosen_pos = np.flatnonzero(chosen)
     for _ in range(max_rounds):
-        running = np.cumsum(allowed)
-        before_group = np.where(start_index > 0, running[start_index - 1], 0)
-        rank = running - before_group - 1  # rank among allowed pairs of the same demand
-        chosen = allowed & (rank < k)
-        usage = np.bincount(o_sorted[chosen], minlength=n_org)
         over = usage > cap
-        if not over.any():
+        idx = chosen_pos[over[o_sorted[chosen_pos]]]
+        if len(idx) == 0:
             break
-        idx = np.flatnonzero(chosen & over[o_sorted])
+        idx.sort()  # ties keep position order, as one pass over all pairs would
         by_org, rank_in_org = rank_within(o_sorted[idx], s_sorted[idx])
-        allowed[idx[by_org[rank_in_org >= cap]]] = False
+        dropped = idx[by_org[rank_in_org >= cap]]
+        allowed[dropped] = False
+        segs = np.unique(segment[dropped])
+        pos = positions(segs)
+        usage -= np.bincount(o_sorted[pos[chosen[pos]]], minlength=n_org)
+        rank[pos] = ranks(pos)
+        chosen[pos] = allowed[pos] & (rank[pos] < k)
+        fresh = pos[chosen[pos]]
+        usage += np.bincount(o_sorted[fresh], minlength=n_org)
+        touched = np.zeros(len(seg_start), dtype=bool)
+        touched[segs] = True
+        chosen_pos = np.concatenate([chosen_pos[~touched[segment[chosen_pos]]], fresh])
     else:  # pragma: no cover - converges long before for real data
-        chosen &= ~over[o_sorted]
+        chosen &= ~(usage > cap)[o_sorted]
     picked = np.flatnonzero(chosen)
     return picked, rank[picked] + 1
