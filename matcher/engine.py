@@ -512,8 +512,7 @@ class Matcher:
             scale_ = scale_fit(org_funds[oi], dem_needed[di])
             text_, total_ = _text_and_total(lin, cat_, reach_w_, d_upper[di, o_bin[oi]], scale_, org_factor[oi], cfg)
             return {
-                "cat": cat_, "reach_w": reach_w_, "reach_k": reach.kind[oi, d_county[di]],
-                "dist": haversine_km(reach.lon[oi], reach.lat[oi], c_lon[d_county[di]], c_lat[d_county[di]]),
+                "cat": cat_, "reach_w": reach_w_,
                 "text": text_, "scale": scale_, "total": total_,
             }
 
@@ -573,7 +572,7 @@ class Matcher:
         canonical = np.argsort(d_idx * len(orgs) + o_idx)
         d_idx, o_idx, linear = d_idx[canonical], o_idx[canonical], linear[canonical]
         sig = {k: v[canonical] for k, v in sig.items()}
-        cat, reach_w, reach_k, dist = sig["cat"], sig["reach_w"], sig["reach_k"], sig["dist"]
+        cat, reach_w = sig["cat"], sig["reach_w"]
         text, scale, total = sig["text"], sig["scale"], sig["total"].astype(np.float32)
         lap("signals")
 
@@ -603,17 +602,21 @@ class Matcher:
         picked_list = picked.tolist()
         a_drank = np.array([demand_rank.get(p, 0) for p in picked_list], dtype=np.int64)
         a_orank = np.array([org_rank.get(p, 0) for p in picked_list], dtype=np.int64)
-        a_d, a_o, a_kind = d_idx[picked], o_idx[picked], reach_k[picked]
+        a_d, a_o = d_idx[picked], o_idx[picked]
+        # Kind of reach and distance only for the pairs shown (the score has them in the reach table).
+        a_county = d_county[a_d]
+        a_kind = reach.kind[a_o, a_county]
+        dist = haversine_km(reach.lon[a_o], reach.lat[a_o], c_lon[a_county], c_lat[a_county])
 
         def rounded(values: np.ndarray, digits: int = 4) -> np.ndarray:
             return np.round(values[picked].astype(np.float64), digits)  # float64 first: 0.3942, not 0.39419999
 
         a_signals = {"text": rounded(text), "category": rounded(cat), "reach": rounded(reach_w),
-                     "distance_km": rounded(dist, 1), "scale": rounded(scale)}
+                     "distance_km": np.round(dist.astype(np.float64), 1), "scale": rounded(scale)}
         a_total = rounded(total)
         with_candidates = np.unique(d_idx[np.fromiter(demand_rank, dtype=np.int64, count=len(demand_rank))])
         # The pairs' arrays are done with: free them before the explanations take their memory.
-        del sig, d_idx, o_idx, linear, cat, reach_w, reach_k, dist, text, scale, total, keep, kept
+        del sig, d_idx, o_idx, linear, cat, reach_w, text, scale, total, keep, kept
         d_category = [d.category if d.category in ACTION_INDEX else inferred[d.key].action for d in dems]
         explainer = Explainer(
             dems=dems, orgs=orgs, dem_tokens=dem_tokens, org_tokens=org_tokens,
