@@ -7,7 +7,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 
-from sqlalchemy import delete, insert
+from sqlalchemy import delete
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col
 
@@ -41,10 +41,13 @@ class StoredTokens:
     def save(self) -> None:
         """Store the tokens of this run's new texts and drop those of texts it no longer has."""
         wanted = set(self.keys.values())
-        fresh = [{"key": self.keys[text], "tokens": json.dumps(tokens, ensure_ascii=False)}
+        fresh = [(self.keys[text], json.dumps(tokens, ensure_ascii=False))
                  for text, tokens in self.tokenizer.cached(self.keys).items() if self.keys[text] not in self.stored]
-        for start in range(0, len(fresh), 5000):
-            self.session.execute(insert(TokenCache), fresh[start:start + 5000])
+        if fresh:
+            # Through the driver (tens of thousands of rows on a first run); both drivers take a sequence.
+            conn = self.session.connection()
+            marks = "?, ?" if conn.dialect.paramstyle == "qmark" else "%s, %s"
+            conn.exec_driver_sql(f"INSERT INTO token_cache (key, tokens) VALUES ({marks})", fresh)
         stale = sorted(self.stored - wanted)
         for start in range(0, len(stale), 500):
             self.session.execute(delete(TokenCache).where(col(TokenCache.key).in_(stale[start:start + 500])))
