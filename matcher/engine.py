@@ -617,13 +617,17 @@ class Matcher:
         with_candidates = np.unique(d_idx[np.fromiter(demand_rank, dtype=np.int64, count=len(demand_rank))])
         # The pairs' arrays are done with: free them before the explanations take their memory.
         del sig, d_idx, o_idx, linear, cat, reach_w, text, scale, total, keep, kept
-        d_category = [d.category if d.category in ACTION_INDEX else inferred[d.key].action for d in dems]
+        def demand_facts(i: int) -> tuple[str, bool, str]:
+            d = dems[i]
+            if d.category in ACTION_INDEX:
+                return d.category, False, text_action[i]  # type: ignore[return-value]
+            return inferred[d.key].action, True, text_action[i]
+
         explainer = Explainer(
             dems=dems, orgs=orgs, dem_tokens=dem_tokens, org_tokens=org_tokens,
-            idf=dict(zip(word_vec.get_feature_names_out(), word_vec.idf_, strict=True)),
-            demand_category=d_category, category_inferred=[d.category not in ACTION_INDEX for d in dems],
-            text_action=text_action, place=self.regions.place_name, feedback=feedback, ratings=ratings,
-            demands_used=np.unique(a_d), orgs_used=np.unique(a_o))
+            idf=dict(zip(word_vec.get_feature_names_out(), word_vec.idf_, strict=True)), demand_facts=demand_facts,
+            place=self.regions.place_name, feedback=feedback, ratings=ratings, demands_used=np.unique(a_d),
+            orgs_used=np.unique(a_o))
         history = (explainer.o_feedback >= 0) | (explainer.o_rating >= 0)
         a_signals["feedback"] = np.where(history[a_o], np.round(factor64[a_o], 4), np.nan)
         d_keys = np.array([d.key for d in dems], dtype=object)

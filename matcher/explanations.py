@@ -87,12 +87,17 @@ def _texts_of(keys: np.ndarray, made: dict[int, int], make: Callable[[int], int]
 
 
 class Explainer:
-    """Reasons for the pairs of one run, a chunk at a time (tables of texts grow as it goes)."""
+    """Reasons for the pairs of one run, a chunk at a time (tables of texts grow as it goes).
+
+    ``demand_facts(i)`` gives demand i's category (filed, else inferred), whether it was inferred,
+    and the action its text is about; ``demands_used`` and ``orgs_used`` are the records that have
+    a pair to explain.
+    """
 
     def __init__(self, *, dems: Sequence[DemandRecord], orgs: Sequence[OrganizationRecord],
                  dem_tokens: Sequence[Sequence[str]], org_tokens: Sequence[Sequence[str]],
-                 idf: Mapping[str, float], demand_category: Sequence[str], category_inferred: Sequence[bool],
-                 text_action: Sequence[str], place: Callable[[str | None, str | None], str],
+                 idf: Mapping[str, float], demand_facts: Callable[[int], tuple[str, bool, str]],
+                 place: Callable[[str | None, str | None], str],
                  feedback: Mapping[str, tuple[int, int]], ratings: Mapping[str, tuple[float, int]],
                  demands_used: np.ndarray, orgs_used: np.ndarray) -> None:
         self.parts: list[str] = []
@@ -122,34 +127,44 @@ class Explainer:
             rows.extend([r] * len(shared))
         self.o_words = sp.csr_matrix((np.ones(len(cols)), (rows, cols)), shape=(len(orgs_used), len(word_id)))
 
+        # Per record, filled for those with a pair to explain only (one new demand: a few hundred).
+        d_used, o_used = demands_used.tolist(), orgs_used.tolist()
+
+        def per(n: int, used: list[int], values: Iterable[object], fill: object = -1, dtype: object = np.int64
+                ) -> np.ndarray:
+            out = np.full(n, fill, dtype=dtype)  # type: ignore[call-overload]
+            out[used] = np.fromiter(values, dtype=dtype, count=len(used))  # type: ignore[arg-type]
+            return out
+
         # Category: the demand's situation (category, guessed or not, what its text is about) by
         # the organization's declared actions.
         states: dict[tuple[str, bool, str], int] = {}
-        self.d_state = np.array([states.setdefault((demand_category[i], category_inferred[i], text_action[i]),
-                                                   len(states)) for i in range(len(dems))], dtype=np.int64)
+        self.d_state = per(len(dems), d_used, (states.setdefault(demand_facts(i), len(states)) for i in d_used))
         self.states = list(states)
         action_sets: dict[tuple[str, ...], int] = {}
-        self.o_actions = np.array([action_sets.setdefault(o.actions, len(action_sets)) for o in orgs],
-                                  dtype=np.int64)
+        self.o_actions = per(len(orgs), o_used, (action_sets.setdefault(orgs[i].actions, len(action_sets))
+                                                 for i in o_used))
         self.action_sets = list(action_sets)
         # Places (numbered), what each side can spend or needs, the learned-history reasons.
         place_id: dict[str, int] = {}
-        self.d_place = np.array([place_id.setdefault(place(d.city_code, d.county_code), len(place_id))
-                                 for d in dems], dtype=np.int64)
-        self.o_place = np.array([place_id.setdefault(place(o.city_code, o.county_code), len(place_id))
-                                 for o in orgs], dtype=np.int64)
+        self.d_place = per(len(dems), d_used, (place_id.setdefault(place(dems[i].city_code, dems[i].county_code),
+                                                                   len(place_id)) for i in d_used))
+        self.o_place = per(len(orgs), o_used, (place_id.setdefault(place(orgs[i].city_code, orgs[i].county_code),
+                                                                   len(place_id)) for i in o_used))
         self.places = list(place_id)
-        self.funds = np.array([np.nan if o.funds is None else o.funds for o in orgs], dtype=np.float64)
-        self.needed = np.array([np.nan if d.funding_needed is None else d.funding_needed for d in dems],
-                               dtype=np.float64)
+        self.funds = per(len(orgs), o_used, (np.nan if orgs[i].funds is None else orgs[i].funds for i in o_used),
+                         np.nan, np.float64)
+        self.needed = per(len(dems), d_used, (np.nan if dems[i].funding_needed is None else dems[i].funding_needed
+                                              for i in d_used), np.nan, np.float64)
         self.o_feedback = np.full(len(orgs), -1, dtype=np.int64)
         self.o_rating = np.full(len(orgs), -1, dtype=np.int64)
-        for i, o in enumerate(orgs):
-            if o.key in feedback:
-                approved, rejected = feedback[o.key]
+        for i in o_used:
+            key = orgs[i].key
+            if key in feedback:
+                approved, rejected = feedback[key]
                 self.o_feedback[i] = self._part(f"过往对接：通过{approved}次，驳回{rejected}次")
-            if o.key in ratings:
-                mean, n = ratings[o.key]
+            if key in ratings:
+                mean, n = ratings[key]
                 self.o_rating[i] = self._part(f"村级评价：{n}个项目平均{mean:.1f}分（满分5分）")
 
     def _part(self, text: str | None) -> int:

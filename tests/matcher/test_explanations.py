@@ -68,7 +68,7 @@ def test_batch_reasons_are_those_explain_gives_pair_by_pair(regions: RegionIndex
     place = regions.place_name
     explainer = Explainer(
         dems=dems, orgs=orgs, dem_tokens=DEM_TOKENS, org_tokens=ORG_TOKENS, idf=IDF,
-        demand_category=demand_category, category_inferred=inferred, text_action=text_action, place=place,
+        demand_facts=lambda i: (demand_category[i], inferred[i], text_action[i]), place=place,
         feedback=feedback, ratings=ratings, demands_used=np.unique(a_d), orgs_used=np.unique(a_o))
     # Two chunks, as a run hands them out: the tables of texts carry over.
     recs = []
