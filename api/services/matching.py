@@ -108,11 +108,27 @@ def run_rematch(
 
     Pairs rejected by staff or dismissed by the organization are never suggested
     again; each organization's approvals, rejections and village ratings weigh on its score.
+    Without ``run`` the run is started and committed first: others see it running, and SQLite's
+    write lock is not held while the engine works (writes from the web would wait on it), only
+    for the write at the end. A failure after that marks the run failed.
     """
+    if run is not None:
+        return _rematch(session, matcher, run, today=today, keep_runs=keep_runs, progress=progress)
+    run = start_run(session, matcher)
+    session.commit()
+    try:
+        return _rematch(session, matcher, run, today=today, keep_runs=keep_runs, progress=progress)
+    except BaseException as exc:
+        session.rollback()
+        mark_run_failed(session.get_bind(), run.id, str(exc) or type(exc).__name__)  # type: ignore[arg-type]
+        raise
+
+
+def _rematch(session: Session, matcher: Matcher, run: MatchRun, *, today: date | None, keep_runs: int,
+             progress: Callable[[str], None] | None) -> MatchRun:
     from api.services.pairings import learning_inputs
 
     started = time.perf_counter()
-    run = run or start_run(session, matcher)
     if session.get_bind().dialect.name == "sqlite":
         # A page cache for the bulk write: with SQLite's default 2 MB the two indexes of ~300,000 new
         # rows spill to the WAL mid-transaction (the insert is ~25 % faster at Jilin scale). For this

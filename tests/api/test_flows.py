@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.app import create_app
 from api.db import session_scope
 from api.services.matching import run_rematch
-from models import Demand, Pairing, PairingDecision, User
+from matcher import Matcher
+from models import Demand, MatchRun, Pairing, PairingDecision, User
 from tests.factories import demand_row, write_csv
 from tests.world import PASSWORD, World, page_csrf
 
@@ -247,3 +249,42 @@ def test_error_shape_is_one_json_in_chinese(world: World) -> None:
     r = client.post("/api/v1/pairings/decisions", headers=world.token("admin"), content=b"{not json",
                     )
     assert r.status_code == 422
+
+
+def test_others_can_write_while_a_rematch_works_and_see_it_running(world: World, shared_matcher: Matcher) -> None:
+    seen: list[tuple[str, int]] = []
+
+    def progress(stage: str) -> None:
+        if stage != "candidates":
+            return
+        # Another connection, mid-run: it sees the run as running, and a write does not wait on it.
+        with Session(world.engine) as other:
+            conn = other.connection()
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("PRAGMA busy_timeout=200")
+            else:
+                conn.exec_driver_sql("SET lock_timeout = '200ms'")
+            running = other.exec(select(MatchRun).where(MatchRun.status == "running")).all()
+            conn.exec_driver_sql("UPDATE organization SET name = name WHERE id = 1")
+            other.commit()
+            seen.append((stage, len(running)))
+
+    with Session(world.engine) as session:
+        run = run_rematch(session, shared_matcher, progress=progress)
+        session.commit()
+        run_id = run.id
+    assert seen == [("candidates", 1)]
+    with Session(world.engine) as session:
+        assert session.get(MatchRun, run_id).status == "done"  # type: ignore[union-attr]
+
+
+def test_a_rematch_that_fails_is_recorded_as_failed(world: World, shared_matcher: Matcher) -> None:
+    def progress(stage: str) -> None:
+        if stage == "ranking":
+            raise RuntimeError("磁盘已满")
+
+    with Session(world.engine) as session, pytest.raises(RuntimeError):
+        run_rematch(session, shared_matcher, progress=progress)
+    with Session(world.engine) as session:
+        last = session.exec(select(MatchRun).order_by(col(MatchRun.id).desc())).first()
+        assert last is not None and last.status == "failed" and "磁盘已满" in (last.error or "")
