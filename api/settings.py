@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     # A re-match started from the web runs in a process of its own: in a thread, the engine's Python
     # would hold the interpreter for seconds at a time and every request would wait behind it.
     rematch_process: bool = True
+    rematch_nice: int = 10  # that process's lower CPU priority: requests first (0: the same as the web's)
 
     def resolved_secret(self) -> str:
         if self.secret_key:

@@ -468,7 +468,8 @@ def execute_run(app, run_id: int) -> None:  # type: ignore[no-untyped-def]
     today = app.state.clock().date()
     if settings.rematch_process and not app.state.matcher_injected:
         proc = multiprocessing.get_context("spawn").Process(
-            target=rematch_in_process, args=(settings.database_url, run_id, today, settings.keep_runs),
+            target=rematch_in_process, args=(settings.database_url, run_id, today, settings.keep_runs,
+                                             settings.rematch_nice),
             name=f"match-run-{run_id}", daemon=True)
         app.state.run_processes.append(proc)
         proc.start()

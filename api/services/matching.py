@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -209,10 +210,13 @@ def mark_run_failed(engine: Any, run_id: int, error: str) -> None:
             session.commit()
 
 
-def rematch_in_process(database_url: str, run_id: int, today: date | None, keep_runs: int) -> None:
-    """The body of a re-match process started from the web (spawned: a fresh interpreter)."""
+def rematch_in_process(database_url: str, run_id: int, today: date | None, keep_runs: int, nice: int = 0) -> None:
+    """The body of a re-match process started from the web (spawned: a fresh interpreter), at a
+    lower priority by ``nice``: the web's requests come first for the CPU while it works."""
     from api.db import make_engine
 
+    if nice > 0:
+        os.nice(nice)
     engine = make_engine(database_url)
     try:
         run_recorded(engine, Matcher(), run_id, today=today, keep_runs=keep_runs)

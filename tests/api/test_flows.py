@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from api.app import create_app
 from api.db import session_scope
-from api.services.matching import run_rematch
+from api.services.matching import rematch_in_process, run_rematch, start_run
 from matcher import Matcher
 from models import Demand, MatchRun, Pairing, PairingDecision, User
 from tests.factories import demand_row, write_csv
@@ -288,3 +289,27 @@ def test_a_rematch_that_fails_is_recorded_as_failed(world: World, shared_matcher
     with Session(world.engine) as session:
         last = session.exec(select(MatchRun).order_by(col(MatchRun.id).desc())).first()
         assert last is not None and last.status == "failed" and "磁盘已满" in (last.error or "")
+
+
+def _rematch_reporting_priority(url: str, run_id: int, nice: int, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    rematch_in_process(url, run_id, None, 3, nice)
+    out.put(os.nice(0))
+
+
+def test_the_web_rematch_process_yields_the_cpu_to_requests(world: World, shared_matcher: Matcher) -> None:
+    # Its own process at a lower priority: while it works, the web's requests are served first.
+    assert world.app.state.settings.rematch_nice > 0  # type: ignore[attr-defined]
+    with Session(world.engine) as session:
+        run = start_run(session, shared_matcher)
+        session.commit()
+        run_id = run.id
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    proc = ctx.Process(target=_rematch_reporting_priority, args=(str(world.engine.url.render_as_string(
+        hide_password=False)), run_id, 7, out))
+    proc.start()
+    niceness = out.get(timeout=120)
+    proc.join(timeout=60)
+    assert proc.exitcode == 0 and niceness == os.nice(0) + 7
+    with Session(world.engine) as session:
+        assert session.get(MatchRun, run_id).status == "done"  # type: ignore[union-attr]
