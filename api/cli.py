@@ -173,7 +173,7 @@ def rematch(
 
     stages = ["tokenize", "vectorize", "candidates", "signals", "ranking", "explain"]
     labels = {"tokenize": "分词", "vectorize": "向量化", "candidates": "候选", "signals": "信号",
-              "ranking": "排序", "explain": "理由"}
+              "ranking": "排序", "explain": "理由", "db_write": "写入数据库"}
     settings = get_settings()
     matcher = get_matcher()
     with typer.progressbar(length=len(stages), label="匹配中") as bar:

@@ -40,6 +40,7 @@ def test_demo_rematch_recommend_export(cli_env: str, tmp_path: Path) -> None:
     out = invoke("rematch", "--today", "2026-11-29")
     assert "匹配完成（第1次）" in out
     assert "覆盖率" in out
+    assert "写入数据库" in out and "db_write" not in out  # every stage named in Chinese
 
     engine = make_engine(cli_env)
     with Session(engine) as session:
