@@ -62,7 +62,15 @@ def _identity(tokens: list[str]) -> list[str]:
 
 def _unique_pairs(d_idx: np.ndarray, o_idx: np.ndarray, linear: np.ndarray,
                   n_orgs: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    _, first = np.unique(d_idx * n_orgs + o_idx, return_index=True)
+    """Each pair once (its first occurrence), in (demand, organization) order: ``np.unique``'s
+    answer with ``return_index``, from one unstable sort (several times faster than its stable one)."""
+    if len(d_idx) == 0:
+        return d_idx, o_idx, linear
+    key = d_idx * n_orgs + o_idx
+    order = np.argsort(key)
+    k = key[order]
+    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    first = np.minimum.reduceat(order, starts)
     return d_idx[first], o_idx[first], linear[first]
 
 
