@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from api.app import create_app
 from api.db import session_scope
 from api.services.matching import rematch_in_process, run_rematch, start_run
 from matcher import Matcher
-from models import Demand, MatchRun, Pairing, PairingDecision, User
+from models import Demand, MatchRun, Pairing, PairingDecision, Recommendation, User
 from tests.factories import demand_row, write_csv
 from tests.world import PASSWORD, World, page_csrf
 
@@ -313,3 +313,26 @@ def test_the_web_rematch_process_yields_the_cpu_to_requests(world: World, shared
     assert proc.exitcode == 0 and niceness == os.nice(0) + 7
     with Session(world.engine) as session:
         assert session.get(MatchRun, run_id).status == "done"  # type: ignore[union-attr]
+
+
+def test_old_runs_are_deleted_while_the_engine_works_and_the_latest_lists_stay(world: World,
+                                                                               shared_matcher: Matcher) -> None:
+    with Session(world.engine) as session:
+        run_rematch(session, shared_matcher, keep_runs=2)
+        session.commit()
+    seen: dict[int, int] = {}
+
+    def progress(stage: str) -> None:
+        if stage == "explain":  # its rows written (uncommitted): what does everyone else see?
+            with Session(world.engine) as other:
+                for run_id, n in other.exec(select(Recommendation.run_id, func.count())
+                                            .group_by(col(Recommendation.run_id))).all():
+                    seen[run_id] = n
+
+    with Session(world.engine) as session:
+        run_rematch(session, shared_matcher, keep_runs=2, progress=progress)
+        session.commit()
+    assert sorted(seen) == [2]  # run 1 already gone, run 2 (the latest done) still there
+    with Session(world.engine) as session:
+        kept = session.exec(select(Recommendation.run_id).distinct()).all()
+    assert sorted(kept) == [2, 3]
