@@ -104,13 +104,17 @@ class ActionLexicon:
     def words(self) -> list[str]:
         return list(self._word_weights)
 
-    def scores(self, tokens: Iterable[str], text: str = "") -> np.ndarray:
-        """Evidence per action from tokens, plus substrings for compound words jieba kept whole."""
+    def _keywords(self, tokens: Iterable[str], text: str) -> set[str]:
+        """The words to weigh: the tokens, plus substrings for compound words jieba kept whole."""
         found = set(tokens)
         if text and self._finder is not None:
             found.update(self._finder.findall(text))
+        return found
+
+    def scores(self, tokens: Iterable[str], text: str = "") -> np.ndarray:
+        """Evidence per action from tokens, plus substrings for compound words jieba kept whole."""
         total = np.zeros(len(ACTIONS))
-        for word in found:
+        for word in self._keywords(tokens, text):
             vec = self._word_weights.get(word)
             if vec is not None:
                 total += vec
@@ -133,22 +137,11 @@ class ActionLexicon:
         cols: list[int] = []
         word_id = self._word_id
         for i, (tokens, text) in enumerate(zip(token_lists, texts, strict=True)):
-            found = set(tokens)
-            if text and self._finder is not None:
-                found.update(self._finder.findall(normalize(text)))
-            ids = [word_id[w] for w in found if w in word_id]
+            ids = [word_id[w] for w in self._keywords(tokens, normalize(text)) if w in word_id]
             cols.extend(ids)
             rows.extend([i] * len(ids))
         hits = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(texts), len(word_id)))
         return np.asarray(hits @ self._weights).reshape(len(texts), len(ACTIONS))
-
-    def infer_many(self, token_lists: Sequence[Sequence[str]], texts: Sequence[str]) -> list[Inference]:
-        """``infer`` for many texts at once."""
-        scores = self.scores_many(token_lists, texts)
-        probs = smoothed_probabilities(scores)
-        best = probs.argmax(axis=1).tolist()
-        return [Inference(ACTIONS[b], p[b], tuple(p), evidence=e)
-                for b, p, e in zip(best, probs.tolist(), scores.sum(axis=1).tolist(), strict=True)]
 
 
 def smoothed_probabilities(scores: np.ndarray) -> np.ndarray:

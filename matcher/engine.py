@@ -620,11 +620,12 @@ class Matcher:
             return np.round(values[picked].astype(np.float64), digits)  # float64 first: 0.3942, not 0.39419999
 
         a_signals = {"text": rounded(text), "category": rounded(cat), "reach": rounded(reach_w),
-                     "distance_km": np.round(dist.astype(np.float64), 1), "scale": rounded(scale)}
+                     "distance_km": np.round(dist, 1), "scale": rounded(scale)}
         a_total = rounded(total)
         with_candidates = np.unique(d_idx[np.fromiter(demand_rank, dtype=np.int64, count=len(demand_rank))])
         # The pairs' arrays are done with: free them before the explanations take their memory.
         del sig, d_idx, o_idx, linear, cat, reach_w, text, scale, total, keep, kept
+
         def demand_facts(i: int) -> tuple[str, bool, str]:
             d = dems[i]
             if d.category in ACTION_INDEX:

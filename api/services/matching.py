@@ -134,7 +134,7 @@ def _rematch(session: Session, matcher: Matcher, run: MatchRun, *, today: date |
     if session.get_bind().dialect.name == "sqlite":
         # A page cache for the bulk write: with SQLite's default 2 MB the two indexes of ~300,000 new
         # rows spill to the WAL mid-transaction (the insert is ~25 % faster at Jilin scale). For this
-        # connection only, until it closes: re-matches run in a process or command of their own.
+        # connection only, until it closes (a pooled one in the scheduler's process keeps it).
         session.connection().exec_driver_sql(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
     pruner = threading.Thread(target=_prune_early, args=(session.get_bind(), run.id, keep_runs),
                               name=f"prune-before-run-{run.id}", daemon=True)

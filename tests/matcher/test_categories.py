@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from matcher import Matcher
-from matcher.categories import canonical_action, split_actions
+from matcher.categories import ACTIONS, canonical_action, smoothed_probabilities, split_actions
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,10 +37,12 @@ def test_inferring_many_texts_at_once_agrees_with_one_at_a_time(matcher: Matcher
         texts = [f"{row['需求名称']} {row['需求内容']}" for row in csv.DictReader(f)]
     texts += ["", "   ", "！！！", "木耳直播带货木耳", "义诊" * 50, "ＡＢＣ　全角"]
     tokens = [matcher.tokenizer.tokens(t) for t in texts]
-    many = matcher.lexicon.infer_many(tokens, texts)
-    assert len(many) == len(texts) > 100
-    for t, text, got in zip(tokens, texts, many, strict=True):
+    scores = matcher.lexicon.scores_many(tokens, texts)  # what a full match weighs every demand with
+    probs = smoothed_probabilities(scores)
+    assert len(scores) == len(texts) > 100
+    for i, (t, text) in enumerate(zip(tokens, texts, strict=True)):
         one = matcher.lexicon.infer(t, text)
-        assert (got.action, got.evidence) == (one.action, pytest.approx(one.evidence)), text
-        assert got.probabilities == pytest.approx(one.probabilities, abs=1e-12)
-        assert got.confidence == pytest.approx(one.confidence, abs=1e-12)
+        best = int(probs[i].argmax())
+        assert (ACTIONS[best], scores[i].sum()) == (one.action, pytest.approx(one.evidence)), text
+        assert tuple(probs[i]) == pytest.approx(one.probabilities, abs=1e-12)
+        assert probs[i, best] == pytest.approx(one.confidence, abs=1e-12)
