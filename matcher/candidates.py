@@ -4,47 +4,103 @@ Text, category, scale bound and region all ride in one sparse product: each side
 [word TF-IDF | char TF-IDF | organization signature (actions and funds bin) | county columns],
 weighted on the demand side, so ``D @ O.T`` is the linear score of every pair without a loop
 (``matcher.engine.Signatures``).
+
+``top_pairs_both`` keeps the best pairs of every row and of every column from one pass over the
+product (a compiled kernel, ``matcher._topk``): at Jilin scale nearly every pair is non-zero, so
+two row-wise top-k products (one per direction) cost twice the multiply-adds.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from itertools import pairwise
+
 import numpy as np
 import scipy.sparse as sp
 
-try:
-    from sparse_dot_topn import sp_matmul_topn
-except ImportError:  # pragma: no cover - the dependency is declared; the fallback keeps tests honest
-    sp_matmul_topn = None
+Pairs = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def _empty() -> Pairs:
+    empty = np.zeros(0, dtype=np.int64)
+    return empty, empty, np.zeros(0, dtype=np.float32)
+
+
+def _csr(m: sp.spmatrix) -> sp.csr_matrix:
+    m = m.tocsr()
+    return m if m.dtype == np.float32 else m.astype(np.float32)
+
+
+def _parts(left: sp.csr_matrix, right_t: sp.csr_matrix, threads: int) -> list[tuple[int, int]]:
+    """Contiguous row ranges of about equal work (multiply-adds plus the scan of each row)."""
+    n = left.shape[0]
+    threads = max(1, min(threads, n))
+    if threads == 1:
+        return [(0, n)]
+    per_row = np.zeros(n)
+    lengths = np.diff(right_t.indptr)[left.indices].astype(np.float64)
+    filled = np.diff(left.indptr) > 0
+    per_row[filled] = np.add.reduceat(lengths, left.indptr[:-1][filled])
+    work = np.cumsum(per_row + right_t.shape[1])
+    cuts = [0, *np.searchsorted(work, work[-1] * np.arange(1, threads) / threads).tolist(), n]
+    return [(a, b) for a, b in pairwise(cuts) if b > a]
+
+
+def top_pairs_both(
+    left: sp.csr_matrix, right: sp.csr_matrix, top_n: int, *, threads: int = 2,
+    right_t: sp.csr_matrix | None = None, columns: bool = True,
+) -> tuple[Pairs, Pairs]:
+    """The ``top_n`` best pairs by dot product of every row of ``left`` and, unless ``columns`` is
+    False, of every row of ``right``. ``right_t`` is ``right.T`` in CSR form when the caller keeps it.
+
+    Returns (left index, right index, value) grouped by left row and (right index, left index, value)
+    grouped by right row, each group best first; only values > 0 count. Ties go to the lower index.
+    """
+    if left.shape[0] == 0 or right.shape[0] == 0:
+        return _empty(), _empty()
+    from matcher import _topk  # numba loads on first use
+
+    left = _csr(left)
+    rt = _csr(right.T if right_t is None else right_t)
+    n_left, n_right = left.shape[0], rt.shape[1]
+    k_row, k_col = min(top_n, n_right), (min(top_n, n_left) if columns else 0)
+    parts = _parts(left, rt, threads)
+    row_keys = [np.zeros((b - a) * k_row, dtype=np.int64) for a, b in parts]
+    row_cnt = [np.zeros(b - a, dtype=np.int64) for a, b in parts]
+    col_keys = [np.zeros(n_right * k_col, dtype=np.int64) for _ in parts]
+    col_cnt = [np.zeros(n_right, dtype=np.int64) for _ in parts]
+
+    def scan(t: int) -> None:
+        a, b = parts[t]
+        _topk.scan_rows(left.indptr, left.indices, left.data, rt.indptr, rt.indices, rt.data, n_right, a, b,
+                        k_row, k_col, row_keys[t], row_cnt[t], col_keys[t], col_cnt[t])
+
+    if len(parts) == 1:
+        scan(0)
+    else:  # the kernel releases the GIL
+        with ThreadPoolExecutor(len(parts)) as pool:
+            list(pool.map(scan, range(len(parts))))
+    drained = [_topk.drain(row_keys[t], row_cnt[t], k_row, parts[t][0]) for t in range(len(parts))]
+    rows: Pairs = tuple(np.concatenate([d[i] for d in drained]) for i in range(3))  # type: ignore[assignment]
+    if not columns:
+        return rows, _empty()
+    for t in range(1, len(parts)):
+        _topk.merge_columns(col_keys[0], col_cnt[0], col_keys[t], col_cnt[t], k_col)
+    return rows, _topk.drain(col_keys[0], col_cnt[0], k_col, 0)
 
 
 def top_pairs(
     left: sp.csr_matrix, right: sp.csr_matrix, top_n: int, *, threads: int = 2,
     right_t: sp.csr_matrix | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For every row of ``left``, the ``top_n`` rows of ``right`` with the largest dot product.
-    ``right_t`` is ``right.T`` in CSR form when the caller keeps it (transposing a large
-    matrix costs more than multiplying one row by it).
-
-    Returns (left index, right index, value) arrays, grouped by left row.
-    """
-    if left.shape[0] == 0 or right.shape[0] == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, np.zeros(0, dtype=np.float32)
-    top_n = min(top_n, right.shape[0])
-    if sp_matmul_topn is not None:
-        product = sp_matmul_topn(
-            left.tocsr(), right.T.tocsr() if right_t is None else right_t, top_n=top_n, threshold=0.0, sort=True,
-            n_threads=threads if threads > 1 else None,
-        )
-        # sort=True leaves each row's entries best first, so the CSR arrays are already grouped by row.
-        rows = np.repeat(np.arange(product.shape[0], dtype=np.int64), np.diff(product.indptr))
-        return rows, product.indices.astype(np.int64), product.data.astype(np.float32)
-    return top_pairs_reference(left, right, top_n)
+) -> Pairs:
+    """For every row of ``left``, the ``top_n`` rows of ``right`` with the largest dot product,
+    as (left index, right index, value) grouped by left row, best first."""
+    return top_pairs_both(left, right, top_n, threads=threads, right_t=right_t, columns=False)[0]
 
 
 def top_pairs_reference(
     left: sp.csr_matrix, right: sp.csr_matrix, top_n: int, *, chunk: int = 2048
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> Pairs:
     """The same answer from plain scipy products in chunks (slower; used to check the fast path)."""
     rows, cols, vals = [], [], []
     top_n = min(top_n, right.shape[0])
@@ -62,7 +118,6 @@ def top_pairs_reference(
         cols.append(idx[keep])
         vals.append(part[keep])
     if not rows:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, np.zeros(0, dtype=np.float32)
+        return _empty()
     return (np.concatenate(rows).astype(np.int64), np.concatenate(cols).astype(np.int64),
             np.concatenate(vals).astype(np.float32))

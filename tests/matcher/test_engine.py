@@ -6,10 +6,8 @@ from collections import Counter
 from datetime import date
 
 import numpy as np
-import scipy.sparse as sp
 
 from matcher import DemandRecord, MatchConfig, Matcher, OrganizationRecord
-from matcher.candidates import top_pairs, top_pairs_reference
 
 CLINIC = "组织医生下乡义诊巡诊，为老年人免费体检，送常用药上门"
 ECOMMERCE = "会员开网店做直播带货，帮助农户销售木耳大米等农副产品"
@@ -157,20 +155,6 @@ def test_both_directions_are_ranked(matcher: Matcher) -> None:
     ranking = [r.demand_key for r in matcher.match(orgs, dems).for_organization("a")]
     # The unrelated sales demand is not recommended at all: capability fit comes first.
     assert ranking == ["d1", "d2"]
-
-
-def test_fast_top_pairs_match_the_reference() -> None:
-    rng = np.random.default_rng(3)
-    left = sp.random(300, 500, density=0.02, format="csr", random_state=rng, dtype=np.float32)
-    right = sp.random(200, 500, density=0.02, format="csr", random_state=rng, dtype=np.float32)
-    fast = top_pairs(left, right, 10)
-    ref = top_pairs_reference(left, right, 10)
-    assert set(zip(fast[0].tolist(), fast[1].tolist(), strict=True)) == set(
-        zip(ref[0].tolist(), ref[1].tolist(), strict=True))
-    np.testing.assert_allclose(np.sort(fast[2]), np.sort(ref[2]), rtol=1e-5)
-    # Grouped by left row, each row's pairs best first.
-    same_row = fast[0][1:] == fast[0][:-1]
-    assert np.all(np.diff(fast[0]) >= 0) and np.all(fast[2][1:][same_row] <= fast[2][:-1][same_row])
 
 
 def test_config_hash_changes_with_weights() -> None:
