@@ -24,6 +24,12 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA busy_timeout=10000")
             cur.close()
 
+        @event.listens_for(engine, "checkin")
+        def _foreign_keys_back_on(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+            # A re-match pauses them for its bulk insert (api.services.matching._pause_foreign_keys).
+            if dbapi_conn is not None and not dbapi_conn.in_transaction:
+                dbapi_conn.execute("PRAGMA foreign_keys=ON")
+
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]

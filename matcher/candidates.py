@@ -46,9 +46,29 @@ def _parts(left: sp.csr_matrix, right_t: sp.csr_matrix, threads: int) -> list[tu
     return [(a, b) for a, b in pairwise(cuts) if b > a]
 
 
+SMALL = 1 << 20  # up to this many pairs, one dense scipy product (no compiled kernel needed)
+
+
+def load_kernel() -> None:
+    """Import numba and load the compiled kernel (from numba's cache after the first time):
+    about a second, once per process, which a process about to match in bulk pays up front.
+    Small products (one new demand against everything) never need it."""
+    two = sp.csr_matrix(np.ones((2, 1), dtype=np.float32))
+    top_pairs_both(two, two, 1, threads=2, force_kernel=True)  # every compiled function, once
+
+
+def _best_first(values: np.ndarray, k: int) -> Pairs:
+    """Each row's ``k`` best positive entries of a dense block, best first, ties to the lower column."""
+    order = np.argsort(-values, axis=1, kind="stable")[:, :k]
+    best = np.take_along_axis(values, order, axis=1)
+    keep = best > 0
+    rows = np.broadcast_to(np.arange(values.shape[0])[:, None], order.shape)
+    return rows[keep].astype(np.int64), order[keep].astype(np.int64), best[keep].astype(np.float32)
+
+
 def top_pairs_both(
     left: sp.csr_matrix, right: sp.csr_matrix, top_n: int, *, threads: int = 2,
-    right_t: sp.csr_matrix | None = None, columns: bool = True,
+    right_t: sp.csr_matrix | None = None, columns: bool = True, force_kernel: bool = False,
 ) -> tuple[Pairs, Pairs]:
     """The ``top_n`` best pairs by dot product of every row of ``left`` and, unless ``columns`` is
     False, of every row of ``right``. ``right_t`` is ``right.T`` in CSR form when the caller keeps it.
@@ -58,12 +78,16 @@ def top_pairs_both(
     """
     if left.shape[0] == 0 or right.shape[0] == 0:
         return _empty(), _empty()
-    from matcher import _topk  # numba loads on first use
-
     left = _csr(left)
     rt = _csr(right.T if right_t is None else right_t)
     n_left, n_right = left.shape[0], rt.shape[1]
     k_row, k_col = min(top_n, n_right), (min(top_n, n_left) if columns else 0)
+    if n_left * n_right <= SMALL and not force_kernel:
+        # The same sums in the same order (each left row's features in turn), so the same values.
+        dense = (left @ rt).toarray()
+        return _best_first(dense, k_row), (_best_first(dense.T, k_col) if columns else _empty())
+    from matcher import _topk  # numba loads on first use (load_kernel)
+
     parts = _parts(left, rt, threads)
     row_keys = [np.zeros((b - a) * k_row, dtype=np.int64) for a, b in parts]
     row_cnt = [np.zeros(b - a, dtype=np.int64) for a, b in parts]

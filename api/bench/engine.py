@@ -121,15 +121,21 @@ def rematch_only(db: str) -> dict[str, object]:
     from api.db import create_tables, make_engine
     from api.services.matching import run_rematch
     from matcher import Matcher
+    from matcher.candidates import load_kernel
 
     engine = make_engine(f"sqlite:///{db}")
     create_tables(engine)  # as `duijie rematch` does (a database made before a new table gets it)
+    # What a process does once before it matches (`duijie rematch` and the re-match process alike):
+    # the dictionary, numba and the compiled kernel. Reported apart, not in the re-match's time.
+    setup = time.perf_counter()
     matcher = Matcher()
+    load_kernel()
     started = time.perf_counter()
     with Session(engine, expire_on_commit=False) as session:
         run = run_rematch(session, matcher)
         session.commit()
-        return {"full_s": round(time.perf_counter() - started, 2), "timings": run.timings,
+        return {"full_s": round(time.perf_counter() - started, 2), "setup_s": round(started - setup, 2),
+                "timings": run.timings,
                 "peak_rss_mb": round(_rss_mb()), "n_organizations": run.n_organizations, "n_demands": run.n_demands,
                 "n_recommendations": run.n_recommendations, "coverage": run.coverage}
 

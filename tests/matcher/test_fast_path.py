@@ -43,6 +43,16 @@ def corpus(regions, n_orgs: int, n_demands: int, seed: int):  # type: ignore[no-
     return orgs, demands
 
 
+@pytest.fixture(params=["kernel", "small"])
+def product_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the fast path through the compiled kernel (every product, as at scale) and through
+    the dense product that small inputs take."""
+    import matcher.candidates as candidates
+
+    monkeypatch.setattr(candidates, "SMALL", 0 if request.param == "kernel" else 1 << 40)
+    return str(request.param)
+
+
 def assert_same_lists(a: MatchResult, b: MatchResult, orgs: list[OrganizationRecord],
                       demands: list[DemandRecord]) -> None:
     """Every demand's and every organization's list: the same keys, order and scores."""
@@ -55,7 +65,8 @@ def assert_same_lists(a: MatchResult, b: MatchResult, orgs: list[OrganizationRec
 
 
 @pytest.mark.parametrize("seed", [1, 2])
-def test_shortlist_gives_the_same_rankings_as_scoring_every_pair(matcher: Matcher, seed: int) -> None:
+def test_shortlist_gives_the_same_rankings_as_scoring_every_pair(matcher: Matcher, seed: int,
+                                                                 product_path: str) -> None:
     orgs, demands = corpus(matcher.regions, 300, 400, seed)
     uncapped = MatchConfig(org_cap=10**9)
     fast = Matcher(uncapped, regions=matcher.regions, tokenizer=matcher.tokenizer, lexicon=matcher.lexicon)
@@ -65,8 +76,8 @@ def test_shortlist_gives_the_same_rankings_as_scoring_every_pair(matcher: Matche
     assert_same_lists(a, b, orgs, demands)
 
 
-def test_rows_the_shortlist_cannot_settle_are_scored_in_full(matcher: Matcher,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rows_the_shortlist_cannot_settle_are_scored_in_full(matcher: Matcher, monkeypatch: pytest.MonkeyPatch,
+                                                             product_path: str) -> None:
     # Demands whose words no nearby organization shares: their linear shortlist is all category and
     # place, which the text gate discounts, so the few far-away organizations that share their words
     # must be found by scoring the whole row. Both sides take that path here.
