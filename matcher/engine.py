@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -595,6 +596,8 @@ class Matcher:
         sig = {k: v[canonical] for k, v in sig.items()}
         cat, reach_w = sig["cat"], sig["reach_w"]
         text, scale, total = sig["text"], sig["scale"], sig["total"].astype(np.float32)
+        # The products are done with (an index keeps its own): ~45 MB at Jilin scale, before ranking's peak.
+        del d_aug, o_aug, o_aug_t, d_aug_t
         lap("signals")
 
         # ranking
@@ -608,8 +611,14 @@ class Matcher:
         kept = np.flatnonzero(keep)
         cap = cfg.org_cap or auto_cap(len(dems), len(orgs), cfg.top_k, cfg.org_cap_factor)
         stats.org_cap = cap
-        chosen_d, rank_d = capped_top_k(d_idx[kept], o_idx[kept], total[kept], cfg.top_k, cap)
-        chosen_o, rank_o = top_k(o_idx[kept], total[kept], cfg.top_k)
+        # The organizations' lists beside the demands' capped ones: numpy's sorts let go of the GIL,
+        # so the two share the cores (~0.3 s less at Jilin scale, the same answers).
+        k_o, k_total = o_idx[kept], total[kept]
+        with ThreadPoolExecutor(1) as pool:
+            org_lists = pool.submit(top_k, k_o, k_total, cfg.top_k)
+            chosen_d, rank_d = capped_top_k(d_idx[kept], k_o, k_total, cfg.top_k, cap)
+            chosen_o, rank_o = org_lists.result()
+        del k_o, k_total
         demand_rank: dict[int, int] = dict(zip(kept[chosen_d].tolist(), rank_d.tolist(), strict=True))
         org_rank: dict[int, int] = dict(zip(kept[chosen_o].tolist(), rank_o.tolist(), strict=True))
         if other_side_limit is not None:  # never below k: a record's own list stays whole
