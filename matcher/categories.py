@@ -79,6 +79,40 @@ class Inference:
     evidence: float = 0.0  # summed keyword weight; 0 means the text names no action at all
 
 
+def _trie_pattern(words: Iterable[str]) -> str:
+    """One regular expression matching the longest of ``words`` that starts where it is tried, with
+    common prefixes shared: ``re`` tries an alternation branch by branch, so a plain one of a few
+    hundred keywords costs that many attempts at every character of every text.
+
+    >>> _trie_pattern(["义诊", "义诊巡诊", "义务", "体检"])
+    '(?:义(?:务|诊(?:巡诊)?)|体检)'
+    """
+    trie: dict[str, dict] = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def pattern(node: dict[str, dict]) -> str:
+        ends = "" in node
+        branches = []
+        for ch in sorted(k for k in node if k):
+            child = node[ch]
+            # A chain of single children is written out as one literal.
+            literal = re.escape(ch)
+            while len(child) == 1 and "" not in child:
+                (nxt, child), = child.items()
+                literal += re.escape(nxt)
+            branches.append(literal + (pattern(child) if any(child) else ""))
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if ends else body  # greedy: the longer word first, the shorter if it fails
+
+    return pattern(trie)
+
+
 class ActionLexicon:
     """Keyword evidence for each action, read from ``data/actions.json``."""
 
@@ -92,8 +126,8 @@ class ActionLexicon:
         self._word_id = {word: i for i, word in enumerate(self._word_weights)}
         self._weights = np.array(list(self._word_weights.values())).reshape(len(self._word_id), len(ACTIONS))
         # One pass over the text finds every keyword it contains (jieba may keep a compound whole).
-        multi = sorted((w for w in self._word_weights if len(w) >= 2), key=len, reverse=True)
-        self._finder = re.compile("(?=(" + "|".join(re.escape(w) for w in multi) + "))") if multi else None
+        multi = [w for w in self._word_weights if len(w) >= 2]
+        self._finder = re.compile("(?=(" + _trie_pattern(multi) + "))") if multi else None
 
     @classmethod
     def from_file(cls, path: Path | None = None) -> ActionLexicon:

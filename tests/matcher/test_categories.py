@@ -46,3 +46,22 @@ def test_inferring_many_texts_at_once_agrees_with_one_at_a_time(matcher: Matcher
         assert (ACTIONS[best], scores[i].sum()) == (one.action, pytest.approx(one.evidence)), text
         assert tuple(probs[i]) == pytest.approx(one.probabilities, abs=1e-12)
         assert probs[i, best] == pytest.approx(one.confidence, abs=1e-12)
+
+
+def test_the_keyword_finder_finds_what_a_plain_longest_first_alternation_finds(matcher: Matcher) -> None:
+    import re
+
+    from matcher.categories import _trie_pattern
+
+    lexicon = matcher.lexicon
+    words = sorted((w for w in lexicon._word_weights if len(w) >= 2), key=len, reverse=True)
+    plain = re.compile("(?=(" + "|".join(re.escape(w) for w in words) + "))")
+    # Keywords run together both ways (overlaps, prefixes of longer ones), and everyday texts.
+    texts = ["".join(words), "".join(reversed(words)), " ".join(words), "空巢老人义诊巡诊，直播带货卖木耳",
+             *(w[:-1] + w for w in words), *(w + w[1:] for w in words)]
+    assert lexicon._finder is not None
+    for text in texts:
+        assert lexicon._finder.findall(text) == plain.findall(text), text
+    # Prefixes shared: a keyword that begins a longer one still matches alone.
+    finder = re.compile(_trie_pattern(["义诊", "义诊巡诊"]))
+    assert finder.fullmatch("义诊") and finder.fullmatch("义诊巡诊") and not finder.fullmatch("义诊巡")
