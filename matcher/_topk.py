@@ -17,8 +17,18 @@ Imported on first use, so that a process that never matches in bulk does not loa
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
+
 import numpy as np
-from numba import njit
+
+# numba keeps the compiled code beside this file; where that is read-only (a system-wide install),
+# in a cache directory of its own instead of failing to import. Read when numba is imported.
+if "NUMBA_CACHE_DIR" not in os.environ and not os.access(Path(__file__).parent, os.W_OK):
+    os.environ["NUMBA_CACHE_DIR"] = str(Path(tempfile.gettempdir()) / "duijie-numba-cache")
+
+from numba import njit  # after the cache directory is settled
 
 _LOW = np.int64(0xFFFFFFFF)
 
