@@ -11,6 +11,8 @@ from sqlmodel import Session, SQLModel, create_engine
 
 import models  # noqa: F401  (registers the tables)
 
+FOREIGN_KEYS_PAUSED = "foreign_keys_paused"  # a pooled SQLite connection's mark: checks to turn back on
+
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
@@ -25,9 +27,9 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         @event.listens_for(engine, "checkin")
-        def _foreign_keys_back_on(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        def _foreign_keys_back_on(dbapi_conn, record) -> None:  # type: ignore[no-untyped-def]
             # A re-match pauses them for its bulk insert (api.services.matching._pause_foreign_keys).
-            if dbapi_conn is not None and not dbapi_conn.in_transaction:
+            if record.info.pop(FOREIGN_KEYS_PAUSED, False) and dbapi_conn is not None:
                 dbapi_conn.execute("PRAGMA foreign_keys=ON")
 
         return engine

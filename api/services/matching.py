@@ -20,6 +20,7 @@ from sqlalchemy import delete, func, insert
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
+from api.db import FOREIGN_KEYS_PAUSED
 from api.errors import Conflict, NotFound
 from api.services.tokens import StoredTokens
 from matcher import DemandRecord, Matcher, OrganizationRecord
@@ -210,6 +211,7 @@ def _pause_foreign_keys(session: Session) -> bool:
     raw = conn.connection.driver_connection
     if raw is None or raw.in_transaction:
         return False
+    conn.connection.info[FOREIGN_KEYS_PAUSED] = True
     raw.execute("PRAGMA foreign_keys=OFF")
     return True
 
