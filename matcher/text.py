@@ -145,7 +145,10 @@ class Tokenizer:
 
     def remember(self, tokens: Mapping[str, list[str]]) -> None:
         """Take the tokens of texts from elsewhere (a store of an earlier run, made with the same
-        ``fingerprint``): they are not computed again."""
+        ``fingerprint``): they are not computed again. Past the cache's bound, they replace what
+        earlier calls left."""
+        if len(self._cache) + len(tokens) > self.cache_size:
+            self._cache.clear()
         self._cache.update(tokens)
 
     def cached(self, texts: Iterable[str]) -> dict[str, list[str]]:
@@ -170,8 +173,27 @@ class Tokenizer:
 
     def tokens_many(self, texts: Iterable[str]) -> list[list[str]]:
         """Tokens of many texts; unchanged texts come from the cache. In this process: with
-        jieba-next, worker processes cost more than they save (and forking a threaded server is unsafe)."""
-        return [self.tokens(t) for t in texts]
+        jieba-next, worker processes cost more than they save (and forking a threaded server is unsafe).
+
+        A batch is kept whole in the cache even past its bound (its tokens are in memory anyway, as
+        the answer): a full run's store reads every text's tokens from it afterwards (``cached``),
+        and one run over more texts than the bound must not lose those it was handed (``remember``)."""
+        texts = list(texts)
+        out = [self._cache.get(t) for t in texts]
+        fresh: dict[str, list[str]] = {}
+        for i, tokens in enumerate(out):
+            if tokens is None:
+                text = texts[i]
+                if (tokens := fresh.get(text)) is None:
+                    tokens = fresh[text] = self.synonyms.expand(self.plain_tokens(text))
+                out[i] = tokens
+        if fresh:
+            if len(self._cache) + len(fresh) > self.cache_size:
+                self._cache.clear()
+                self._cache.update(zip(texts, out, strict=True))  # type: ignore[arg-type]
+            else:
+                self._cache.update(fresh)
+        return out  # type: ignore[return-value]
 
 
 def _is_content(token: str) -> bool:

@@ -63,3 +63,27 @@ def test_fast_tokenizer_segments_exactly_as_jieba(matcher: Matcher, tmp_path: Pa
     differing = [t for t in texts if fast.segment(t) != reference.segment(t)]
     assert differing == []
     assert [fast.tokens(t) for t in texts[:200]] == [reference.tokens(t) for t in texts[:200]]
+
+
+def test_a_batch_larger_than_the_cache_keeps_every_text_it_was_handed(matcher: Matcher) -> None:
+    tok = matcher.tokenizer
+    saved_size, saved_cache = tok.cache_size, dict(tok._cache)
+    try:
+        tok.clear_cache()
+        tok.cache_size = 5
+        texts = [f"第{i}村老人义诊" for i in range(10)]
+        # Tokens from an earlier run's store: marked, so that a recomputation would show.
+        tok.remember({t: ["记住的"] for t in texts[:4]})
+        tokens = tok.tokens_many([*texts, texts[7]])
+        assert tokens[:4] == [["记住的"]] * 4
+        assert tokens[4] == tok.synonyms.expand(tok.plain_tokens(texts[4]))
+        assert tokens[10] == tokens[7]
+        # The run's store reads every text back, the handed ones unchanged.
+        assert tok.cached(texts) == dict(zip(texts, tokens[:10], strict=True))
+        # The bound still holds across calls: the next new text starts the cache afresh.
+        tok.tokens_many(["另一村"])
+        assert tok.cached(texts) == {} and len(tok._cache) == 1
+    finally:
+        tok.cache_size = saved_size
+        tok.clear_cache()
+        tok.remember(saved_cache)
