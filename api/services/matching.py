@@ -85,11 +85,19 @@ def load_demands(session: Session, *where: Any) -> tuple[list[DemandRecord], dic
     return dems, guessed
 
 
+STALE_RUN_S = 3600  # a run still "running" after this long was interrupted
+
+
 def start_run(session: Session, matcher: Matcher) -> MatchRun:
     """Record a run as started (so others can see it running)."""
-    running = session.exec(select(MatchRun).where(MatchRun.status == "running")).first()
-    if running is not None and (utcnow() - running.started_at).total_seconds() < 3600:
-        raise Conflict(f"第{running.id}次匹配正在进行，请稍后再试")
+    now = utcnow()
+    for running in session.exec(select(MatchRun).where(MatchRun.status == "running")).all():
+        if (now - running.started_at).total_seconds() < STALE_RUN_S:
+            raise Conflict(f"第{running.id}次匹配正在进行，请稍后再试")
+        # Its process died (a re-match takes minutes at most): nothing of it was committed but the
+        # run itself, which would otherwise show as running for ever.
+        running.status, running.error = "failed", "运行中断：超过1小时未完成"
+        session.add(running)
     run = MatchRun(config_hash=matcher.config.config_hash(), config=matcher.config.to_dict())
     session.add(run)
     session.flush()

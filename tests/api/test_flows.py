@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,8 @@ from sqlmodel import Session, col, func, select
 
 from api.app import create_app
 from api.db import session_scope
-from api.services.matching import rematch_in_process, run_rematch, start_run
+from api.errors import Conflict
+from api.services.matching import STALE_RUN_S, rematch_in_process, run_rematch, start_run
 from matcher import Matcher
 from models import Demand, MatchRun, Pairing, PairingDecision, Recommendation, User
 from tests.factories import demand_row, write_csv
@@ -320,6 +322,27 @@ def test_a_demand_deleted_while_a_rematch_works_is_in_no_list(world: World, shar
         finally:
             for s in sessions:
                 s.close()
+
+
+def test_a_run_left_running_by_a_dead_process_gives_way_after_an_hour(world: World, shared_matcher: Matcher) -> None:
+    with Session(world.engine) as session:
+        stuck = start_run(session, shared_matcher)
+        session.commit()
+        stuck_id = stuck.id
+    with Session(world.engine) as session, pytest.raises(Conflict):
+        run_rematch(session, shared_matcher)  # still within the hour: it may be working
+    with Session(world.engine) as session:
+        old = session.get(MatchRun, stuck_id)
+        assert old is not None
+        old.started_at = old.started_at - timedelta(seconds=STALE_RUN_S + 1)
+        session.add(old)
+        session.commit()
+    with Session(world.engine) as session:
+        run = run_rematch(session, shared_matcher)
+        session.commit()
+        assert run.status == "done"
+        old = session.get(MatchRun, stuck_id)
+        assert old is not None and old.status == "failed" and "中断" in (old.error or "")
 
 
 def test_a_rematch_that_fails_is_recorded_as_failed(world: World, shared_matcher: Matcher) -> None:
