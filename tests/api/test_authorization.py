@@ -111,3 +111,18 @@ def test_contact_details_only_to_those_entitled(world: World) -> None:
     assert phones[world.codes["A"]] == "13904330001"  # an organization of the county: full
     if world.codes["C"] in phones:  # a provincial one, outside the county's region: masked
         assert phones[world.codes["C"]] == "139****0003"
+
+
+def test_organization_list_pages_in_id_order_with_and_without_an_action(world: World) -> None:
+    client, staff = world.client(), world.token("admin")
+    everyone = client.get("/api/v1/organizations?size=100", headers=staff).json()
+    codes = [o["credit_code"] for o in everyone["items"]]
+    assert everyone["total"] == len(codes) >= 3
+    pages = [client.get(f"/api/v1/organizations?size=2&page={p}", headers=staff).json() for p in (1, 2)]
+    assert [o["credit_code"] for page in pages for o in page["items"]] == codes[:4]
+    assert {page["total"] for page in pages} == {len(codes)}
+    health = client.get("/api/v1/organizations?action=医护康养&size=1", headers=staff).json()
+    matching = [o["credit_code"] for o in everyone["items"] if "医护康养" in o["actions"]]
+    assert health["total"] == len(matching) and [o["credit_code"] for o in health["items"]] == matching[:1]
+    second = client.get("/api/v1/organizations?action=医护康养&size=1&page=2", headers=staff).json()
+    assert [o["credit_code"] for o in second["items"]] == matching[1:2]
