@@ -331,9 +331,9 @@ def review_queue(request: Request, session: SessionDep, scope: ScopeDep, user: C
                  status: Literal["suggested", "requested"] | None = None,
                  sort: Literal["score", "waiting"] = "score", page: Paging = 1, size: Size = 50) -> list[PairingOut]:
     city_code, county_code = _region_codes(request, city, county)
-    items = pairings.queue(session, scope, pairings.QueueFilter(city_code, county_code, action, min_score, status,
-                                                                sort))
-    page_items = items[(page - 1) * size: page * size]
+    keys = pairings.queue_keys(session, scope, pairings.QueueFilter(city_code, county_code, action, min_score,
+                                                                    status, sort))
+    page_items = pairings.queue_items(session, keys[(page - 1) * size: page * size])
     return [PairingOut(id=i.pairing_id, demand_ref=i.demand.ref, county_code=i.demand.county_code,
                        credit_code=i.organization.credit_code, organization_name=i.organization.name,
                        demand_title=i.demand.title, status=i.status, source="interest" if i.pairing_id else "engine",

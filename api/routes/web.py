@@ -272,12 +272,13 @@ def staff_queue(request: Request, session: SessionDep, user: OptionalUser) -> Re
         return _login_redirect(request)
     _staff(user)
     params = dict(request.query_params)
-    items = pairings.queue(session, auth.Scope.of(user), _queue_filter(request, params))
+    keys = pairings.queue_keys(session, auth.Scope.of(user), _queue_filter(request, params))
     page = max(1, int(params.get("page", "1") or 1)) if params.get("page", "1").isdigit() else 1
     size = 50
     template = "_queue_rows.html" if request.headers.get("hx-request") else "staff_queue.html"
-    return render(request, template, user, items=items[(page - 1) * size: page * size], total=len(items),
-                  page=page, pages=max(1, -(-len(items) // size)), filters=params,
+    items = pairings.queue_items(session, keys[(page - 1) * size: page * size])  # the page alone, whole
+    return render(request, template, user, items=items, total=len(keys),
+                  page=page, pages=max(1, -(-len(keys) // size)), filters=params,
                   cities=list(request.app.state.regions.cities.values()))
 
 
@@ -383,7 +384,7 @@ def staff_overview(request: Request, session: SessionDep, user: OptionalUser) ->
                            .join(Pairing, col(Pairing.demand_id) == Demand.id)
                            .where(scope.demand_clause()).group_by(Demand.city_code, Demand.category,
                                                                    Pairing.status)).all()
-    waiting = len(pairings.queue(session, scope))
+    waiting = len(pairings.queue_keys(session, scope))
     table: dict[str, dict[str, dict[str, int]]] = {}
     for city, action, n in open_by:
         table.setdefault(city, {}).setdefault(action, {"open": 0, "approved": 0, "requested": 0})["open"] = n

@@ -27,7 +27,7 @@ from sqlmodel import Session, col, select
 from api.errors import InvalidInput, NotFound
 from api.services.auth import Clock, Scope
 from api.services.matching import RecommendationView, latest_run, recommendations_for_organization
-from api.services.pairings import QueueFilter, QueueItem, queue
+from api.services.pairings import QueueFilter, QueueItem, queue_items, queue_keys
 from api.services.projects import days_since_report, overdue_projects
 from api.settings import Settings
 from matcher.regions import RegionIndex
@@ -243,15 +243,15 @@ def enqueue_digests(session_factory: Callable[[], Session], *, settings: Setting
                 counts.not_due += 1
                 continue
             scope = Scope.of(user)
-            waiting = queue(session, scope, QueueFilter(sort="waiting"))
+            waiting = queue_keys(session, scope, QueueFilter(sort="waiting"))
             orphans = demands_without_candidates(session, scope)
             overdue = [(p, o, days_since_report(p, local_day)) for p, o in overdue_projects(session, scope, local_day)]
             if not waiting and not orphans and not overdue:
                 counts.nothing_new += 1
                 continue
             url = f"{base}/unsubscribe/{unsubscribe_token(secret, user_id=user.id)}"
-            rendered = render_staff_digest(user, waiting[:20], len(waiting), orphans, settings=settings,
-                                           regions=regions, unsubscribe_url=url, overdue=overdue)
+            rendered = render_staff_digest(user, queue_items(session, waiting[:20]), len(waiting), orphans,
+                                           settings=settings, regions=regions, unsubscribe_url=url, overdue=overdue)
             if _enqueue(session, key=f"staff:{user.id}:{local_day.isoformat()}", kind="staff_digest",
                         to_addr=user.email, rendered=rendered, now=now, domain=domain, unsubscribe_url=url):
                 counts.staff_mails += 1

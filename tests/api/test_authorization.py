@@ -126,3 +126,18 @@ def test_organization_list_pages_in_id_order_with_and_without_an_action(world: W
     assert health["total"] == len(matching) and [o["credit_code"] for o in health["items"]] == matching[:1]
     second = client.get("/api/v1/organizations?action=医护康养&size=1&page=2", headers=staff).json()
     assert [o["credit_code"] for o in second["items"]] == matching[1:2]
+
+
+def test_review_queue_pages_are_slices_of_one_ordered_queue(world: World) -> None:
+    client, staff = world.client(), world.token("admin")
+    whole = client.get("/api/v1/pairings/queue?size=100", headers=staff).json()
+    assert len(whole) >= 3
+    scores = [item["score"] or 0 for item in whole]
+    assert scores == sorted(scores, reverse=True)
+    assert all(item["reasons"] for item in whole)  # read for the page's entries only, but read
+    paged = [item for p in range(1, len(whole) + 1)
+             for item in client.get(f"/api/v1/pairings/queue?size=1&page={p}", headers=staff).json()]
+    key = [(i["demand_ref"], i["credit_code"], i["status"], i["score"]) for i in whole]
+    assert [(i["demand_ref"], i["credit_code"], i["status"], i["score"]) for i in paged] == key
+    waiting = client.get("/api/v1/pairings/queue?size=100&sort=waiting", headers=staff).json()
+    assert sorted(map(str, waiting)) == sorted(map(str, whole))
