@@ -227,13 +227,15 @@ def queue_items(session: Session, keys: list[QueueKey]) -> list[QueueItem]:
     pairs = {p.id: p for p in session.exec(select(Pairing).where(col(Pairing.id).in_(pair_ids)))} if pair_ids else {}
     items = []
     for k in keys:
-        if k.status == "suggested":
+        demand, org = demands.get(k.demand_id), orgs.get(k.organization_id)
+        pairing = pairs.get(k.source_id) if k.status == "requested" else None
+        if demand is None or org is None or (k.status == "requested" and pairing is None):
+            continue  # deleted between the two reads
+        if pairing is None:
             why = list(reasons.get(k.source_id, []))
         else:
-            pairing = pairs[k.source_id]
             why = list(pairing.reasons) + ([f"组织留言：{pairing.note}"] if pairing.note else [])
-        items.append(QueueItem(demands[k.demand_id], orgs[k.organization_id], k.status, k.score, k.rank, why,
-                               k.waiting_since, k.pairing_id))
+        items.append(QueueItem(demand, org, k.status, k.score, k.rank, why, k.waiting_since, k.pairing_id))
     _attach_history(session, items)
     return items
 

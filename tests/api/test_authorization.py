@@ -141,3 +141,21 @@ def test_review_queue_pages_are_slices_of_one_ordered_queue(world: World) -> Non
     assert [(i["demand_ref"], i["credit_code"], i["status"], i["score"]) for i in paged] == key
     waiting = client.get("/api/v1/pairings/queue?size=100&sort=waiting", headers=staff).json()
     assert sorted(map(str, waiting)) == sorted(map(str, whole))
+
+
+def test_a_queue_entry_deleted_after_the_keys_were_read_is_left_out(world: World) -> None:
+    from sqlmodel import Session
+
+    from api.services import pairings
+    from api.services.auth import Scope
+    from models import Demand
+
+    with Session(world.engine) as session:
+        keys = pairings.queue_keys(session, Scope("province"))
+        assert len(keys) >= 2
+        victim = keys[0].demand_id
+        session.connection().exec_driver_sql(f"DELETE FROM pairing WHERE demand_id = {victim}")
+        session.connection().exec_driver_sql(f"DELETE FROM demand WHERE id = {victim}")
+        items = pairings.queue_items(session, keys)
+        assert session.get(Demand, victim) is None
+    assert [i.demand.id for i in items] == [k.demand_id for k in keys if k.demand_id != victim]
