@@ -163,13 +163,7 @@ class Tokenizer:
         return [t for t in self.segment(text) if _is_content(t)]
 
     def tokens(self, text: str) -> list[str]:
-        cached = self._cache.get(text)
-        if cached is None:
-            cached = self.synonyms.expand(self.plain_tokens(text))
-            if len(self._cache) >= self.cache_size:
-                self._cache.clear()  # crude but bounded; a nightly run refills it
-            self._cache[text] = cached
-        return cached
+        return self.tokens_many([text])[0]
 
     def tokens_many(self, texts: Iterable[str]) -> list[list[str]]:
         """Tokens of many texts; unchanged texts come from the cache. In this process: with
@@ -189,7 +183,7 @@ class Tokenizer:
                 out[i] = tokens
         if fresh:
             if len(self._cache) + len(fresh) > self.cache_size:
-                self._cache.clear()
+                self._cache.clear()  # crude but bounded; a nightly run refills it
                 self._cache.update(zip(texts, out, strict=True))  # type: ignore[arg-type]
             else:
                 self._cache.update(fresh)

@@ -97,7 +97,7 @@ def build(session: Session, scope: Scope, regions: RegionIndex, today: date) -> 
         overdue += is_overdue(p, today)
 
     queue = pairings.queue_keys(session, scope)
-    engine_waiting = sum(1 for k in queue if k.pairing_id is None and k.status == "suggested")
+    engine_waiting = sum(1 for k in queue if k.status == "suggested")
     # Every pair put before staff: decided, requested, or waiting in the queue as a suggestion.
     suggested = status_counts["approved"] + status_counts["rejected"] + status_counts["requested"] + engine_waiting
     rate = status_counts["approved"] / suggested if suggested else None

@@ -152,7 +152,7 @@ def _rematch(session: Session, matcher: Matcher, run: MatchRun, *, today: date |
     paused = _pause_foreign_keys(session)
     orgs = load_organizations(session)
     dems, guessed = load_demands(session)
-    read_ids = ([int(o.key) for o in orgs], [int(d.key) for d in dems])
+    read_ids = ([int(o.key) for o in orgs], [int(d.key) for d in dems]) if paused else ([], [])
     began = time.perf_counter()
     stored_tokens = StoredTokens(session, matcher.tokenizer)
     stored_tokens.load([o.text for o in orgs] + [d.text for d in dems])

@@ -154,7 +154,10 @@ class QueueKey:
     rank: int | None
     waiting_since: datetime
     source_id: int
-    pairing_id: int | None = None
+
+    @property
+    def pairing_id(self) -> int | None:
+        return self.source_id if self.status == "requested" else None
 
 
 def queue_keys(session: Session, scope: Scope, filters: QueueFilter | None = None) -> list[QueueKey]:
@@ -201,8 +204,7 @@ def queue_keys(session: Session, scope: Scope, filters: QueueFilter | None = Non
         if f.min_score is not None:
             query = query.where(or_(col(Pairing.score).is_(None), col(Pairing.score) >= f.min_score))
         for pairing_id, demand_id, org_id, score, updated_at in session.exec(query).all():
-            keys[(demand_id, org_id)] = QueueKey(demand_id, org_id, "requested", score, None, updated_at,
-                                                 pairing_id, pairing_id)
+            keys[(demand_id, org_id)] = QueueKey(demand_id, org_id, "requested", score, None, updated_at, pairing_id)
     result = list(keys.values())
     # The pair's ids last: equal scores and times keep one order whatever order the database returns.
     if f.sort == "waiting":
@@ -228,8 +230,8 @@ def queue_items(session: Session, keys: list[QueueKey]) -> list[QueueItem]:
     items = []
     for k in keys:
         demand, org = demands.get(k.demand_id), orgs.get(k.organization_id)
-        pairing = pairs.get(k.source_id) if k.status == "requested" else None
-        if demand is None or org is None or (k.status == "requested" and pairing is None):
+        pairing = pairs.get(k.source_id) if k.pairing_id is not None else None
+        if demand is None or org is None or (k.pairing_id is not None and pairing is None):
             continue  # deleted between the two reads
         if pairing is None:
             why = list(reasons.get(k.source_id, []))
