@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -32,7 +33,9 @@ _FIELD_NAMES = {"body": "请求体", "query": "查询参数", "path": "路径参
 
 
 def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime] = utcnow,
-               matcher: Matcher | None = None, start_scheduler: bool = False) -> FastAPI:
+               matcher: Matcher | None = None, start_scheduler: bool = False, settle_heap: bool = False) -> FastAPI:
+    """The application. ``settle_heap`` (a served process, not tests): what it builds to last is
+    moved out of the garbage collector's scans (see ``settle``)."""
     settings = settings or get_settings()
     engine = make_engine(settings.database_url)
     create_tables(engine)
@@ -53,7 +56,10 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
 
     @lru_cache(maxsize=1)
     def shared_matcher() -> Matcher:
-        return matcher or Matcher()
+        built = matcher or Matcher()
+        if settle_heap:
+            settle()  # its dictionary is millions of objects that live as long as the process
+        return built
 
     app.state.matcher = shared_matcher
     app.state.regions = matcher.regions if matcher else RegionIndex.default()
@@ -80,7 +86,23 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
     app.add_exception_handler(AppError, _app_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    if settle_heap:
+        settle()
     return app
+
+
+def served_app() -> FastAPI:
+    """The app as a web worker process serves it (`duijie serve --workers N`)."""
+    return create_app(settle_heap=True)
+
+
+def settle() -> None:
+    """Move every object alive now (modules, tables, the matcher) into the collector's permanent
+    generation, after a full collection. A full collection otherwise walks all of them: 20-150 ms
+    pauses in the web process every few thousand requests, stalling every request in flight (the
+    API's p99; BENCHMARKS.md). What is frozen is still freed when its last reference goes."""
+    gc.collect()
+    gc.freeze()
 
 
 @asynccontextmanager

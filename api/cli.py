@@ -393,13 +393,14 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
 
         # Several workers: run `duijie scheduler` as its own process instead of one per worker.
         settings.resolved_secret()  # every worker must sign with the same key
-        config = uvicorn.Config("api.app:create_app", factory=True, host=host, port=port, workers=workers)
+        config = uvicorn.Config("api.app:served_app", factory=True, host=host, port=port, workers=workers)
         typer.echo(f"网页与 API：http://{host}:{port}（{workers}个工作进程）")
         Multiprocess(config, sockets=[tcp_listener(host, port)]).run()
         return
     from api.app import create_app
 
-    uvicorn.run(create_app(settings, start_scheduler=settings.scheduler_in_web), host=host, port=port)
+    uvicorn.run(create_app(settings, start_scheduler=settings.scheduler_in_web, settle_heap=True), host=host,
+                port=port)
 
 
 def tcp_listener(host: str, port: int) -> socket.socket:

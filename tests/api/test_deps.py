@@ -1,0 +1,84 @@
+"""The request's unit of work: what it commits where, and that many requests at once never stall."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import threading
+
+import httpx
+from sqlmodel import Session, select
+
+from api.app import create_app, settle
+from api.deps import _wrote
+from models import Demand, User
+from tests.world import PASSWORD, World
+
+
+def test_only_a_unit_of_work_that_wrote_has_something_to_commit(world: World) -> None:
+    sqlite = world.engine.dialect.name == "sqlite"
+    with Session(world.engine) as session:
+        assert not _wrote(session)
+        session.exec(select(User)).all()
+        # A read opens no transaction on SQLite; on a server it does, and its commit is a round trip.
+        assert _wrote(session) is not sqlite
+        user = session.exec(select(User).where(User.username == "admin")).one()
+        user.email = "admin@example.org"
+        session.add(user)
+        assert _wrote(session)  # pending
+        session.flush()
+        assert _wrote(session)  # flushed, not committed
+        session.commit()
+        assert not _wrote(session)
+    with Session(world.engine) as session:
+        assert session.exec(select(User).where(User.username == "admin")).one().email == "admin@example.org"
+
+
+def test_a_request_that_writes_is_committed_and_one_that_fails_is_not(world: World) -> None:
+    client = world.client()
+    admin = world.token("admin")
+    r = client.post("/api/v1/demands/WQ-1/close?county=222424", headers=admin)
+    assert r.status_code == 200, r.text
+    r = client.post("/api/v1/demands/NO-SUCH/close", headers=admin)
+    assert r.status_code == 404
+    with Session(world.engine) as session:
+        statuses = {d.ref: d.status for d in session.exec(select(Demand))}
+    assert statuses["WQ-1"] == "closed" and statuses["WQ-2"] == "open"
+
+
+def test_more_requests_at_once_than_pooled_connections_all_finish(world: World) -> None:
+    """Each request takes its connection in a worker thread, never on the event loop: a loop
+    waiting for a connection held by a request that needs the loop to finish would wait for ever."""
+    pool_size = world.engine.pool.size() + world.engine.pool._max_overflow  # type: ignore[attr-defined]
+    code = world.codes["A"]
+
+    async def burst() -> list[int]:
+        transport = httpx.ASGITransport(app=world.app)  # type: ignore[arg-type]
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            r = await client.post("/api/v1/auth/token", data={"username": "admin", "password": PASSWORD})
+            headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
+            calls = [client.get(f"/api/v1/organizations/{code}/recommendations", headers=headers)
+                     for _ in range(pool_size * 3)]
+            return [r.status_code for r in await asyncio.gather(*calls)]
+
+    statuses: list[int] = []
+    # In a thread of its own: a stalled loop blocks in the pool, where no asyncio timeout reaches it.
+    runner = threading.Thread(target=lambda: statuses.extend(asyncio.run(burst())), daemon=True)
+    runner.start()
+    runner.join(timeout=120)
+    assert not runner.is_alive(), "the requests stalled"
+    assert statuses == [200] * (pool_size * 3)
+
+
+def test_a_served_app_leaves_what_it_built_out_of_the_collectors_scans(world: World) -> None:
+    settings = world.app.state.settings  # type: ignore[attr-defined]
+    try:
+        before = gc.get_freeze_count()
+        app = create_app(settings, settle_heap=True)
+        assert gc.get_freeze_count() > before
+        assert app.state.matcher is not None
+        frozen = gc.get_freeze_count()
+        settle()  # again: what is alive now joins them; nothing frozen is lost
+        assert gc.get_freeze_count() >= frozen
+    finally:
+        gc.unfreeze()  # the test process goes on collecting as before
