@@ -174,11 +174,11 @@ def rematch(
     stages = ["tokenize", "vectorize", "candidates", "signals", "ranking", "explain"]
     labels = {"tokenize": "分词", "vectorize": "向量化", "candidates": "候选", "signals": "信号",
               "ranking": "排序", "explain": "理由", "db_write": "写入数据库"}
-    from matcher.candidates import load_kernel
+    from matcher.candidates import prepare_bulk
 
     settings = get_settings()
     matcher = get_matcher()
-    load_kernel()  # numba and the compiled top-k, before the run's clock starts, as the dictionary
+    prepare_bulk()  # numba, the compiled top-k, plain pages: before the run's clock starts, as the dictionary
     with typer.progressbar(length=len(stages), label="匹配中") as bar:
         def progress(stage: str) -> None:
             bar.label = labels.get(stage, stage)

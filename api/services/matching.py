@@ -25,7 +25,7 @@ from api.errors import Conflict, NotFound
 from api.services.tokens import StoredTokens
 from matcher import DemandRecord, Matcher, OrganizationRecord
 from matcher import Recommendation as EngineRecommendation
-from matcher.candidates import load_kernel
+from matcher.candidates import prepare_bulk
 from matcher.explanations import SIGNALS, RecommendationBatch
 from matcher.scoring import KEYWORD_PREFIX, KEYWORD_SEPARATOR
 from models import Demand, MatchRun, Organization, PendingMatch, Recommendation
@@ -269,7 +269,7 @@ def rematch_in_process(database_url: str, run_id: int, today: date | None, keep_
     engine = make_engine(database_url)
     try:
         matcher = Matcher()
-        load_kernel()  # a fresh interpreter: the run's timings are then the matching's own
+        prepare_bulk()  # a fresh interpreter: the run's timings are then the matching's own
         run_recorded(engine, matcher, run_id, today=today, keep_runs=keep_runs)
     finally:
         engine.dispose()
