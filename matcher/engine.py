@@ -27,13 +27,12 @@ from matcher.text import Tokenizer, char_text
 Progress = Callable[[str], None]
 
 
-def _best_of(ranks: dict[int, int], total: np.ndarray, limit: int) -> dict[int, int]:
-    """The ``limit`` best-scoring pairs of a rank map."""
-    if len(ranks) <= limit:
-        return ranks
-    pairs = np.fromiter(ranks, dtype=np.int64, count=len(ranks))
-    best = pairs[np.argpartition(-total[pairs], limit - 1)[:limit]]
-    return {int(p): ranks[int(p)] for p in best}
+def _best_of(pairs: np.ndarray, ranks: np.ndarray, total: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``limit`` best-scoring of these pairs, with their ranks."""
+    if len(pairs) <= limit:
+        return pairs, ranks
+    best = np.argpartition(-total[pairs], limit - 1)[:limit]
+    return pairs[best], ranks[best]
 
 
 def _funds(orgs: Sequence[OrganizationRecord]) -> np.ndarray:
@@ -619,19 +618,22 @@ class Matcher:
             chosen_d, rank_d = capped_top_k(d_idx[kept], k_o, k_total, cfg.top_k, cap)
             chosen_o, rank_o = org_lists.result()
         del k_o, k_total
-        demand_rank: dict[int, int] = dict(zip(kept[chosen_d].tolist(), rank_d.tolist(), strict=True))
-        org_rank: dict[int, int] = dict(zip(kept[chosen_o].tolist(), rank_o.tolist(), strict=True))
+        d_pairs, o_pairs = kept[chosen_d], kept[chosen_o]
         if other_side_limit is not None:  # never below k: a record's own list stays whole
             limit = max(other_side_limit, cfg.top_k)
-            org_rank = _best_of(org_rank, total, limit)
-            demand_rank = _best_of(demand_rank, total, limit)
+            o_pairs, rank_o = _best_of(o_pairs, rank_o, total, limit)
+            d_pairs, rank_d = _best_of(d_pairs, rank_d, total, limit)
+        # Each pair's rank in its demand's and its organization's list, 0 where it is in none.
+        demand_rank = np.zeros(len(total), dtype=np.int32)
+        demand_rank[d_pairs] = rank_d
+        org_rank = np.zeros(len(total), dtype=np.int32)
+        org_rank[o_pairs] = rank_o
         lap("ranking")
 
         # explanations for the pairs that made a list, a chunk of columns at a time
-        picked = np.array(sorted(set(demand_rank) | set(org_rank)), dtype=np.int64)
-        picked_list = picked.tolist()
-        a_drank = np.array([demand_rank.get(p, 0) for p in picked_list], dtype=np.int64)
-        a_orank = np.array([org_rank.get(p, 0) for p in picked_list], dtype=np.int64)
+        picked = np.flatnonzero((demand_rank > 0) | (org_rank > 0))  # in (demand, organization) order
+        a_drank, a_orank = demand_rank[picked].astype(np.int64), org_rank[picked].astype(np.int64)
+        del demand_rank, org_rank
         a_d, a_o = d_idx[picked], o_idx[picked]
         # Kind of reach and distance only for the pairs shown (the score has them in the reach table).
         a_county = d_county[a_d]
@@ -644,7 +646,7 @@ class Matcher:
         a_signals = {"text": rounded(text), "category": rounded(cat), "reach": rounded(reach_w),
                      "distance_km": np.round(dist, 1), "scale": rounded(scale)}
         a_total = rounded(total)
-        with_candidates = np.unique(d_idx[np.fromiter(demand_rank, dtype=np.int64, count=len(demand_rank))])
+        with_candidates = np.unique(d_idx[d_pairs])
         # The pairs' arrays are done with: free them before the explanations take their memory.
         del sig, d_idx, o_idx, linear, cat, reach_w, text, scale, total, keep, kept
 

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import csv
+import random
+import re
+import unicodedata
 from pathlib import Path
 
 import openpyxl
@@ -13,6 +16,22 @@ from matcher.text import SynonymTable, Tokenizer, normalize
 
 def test_normalize_folds_full_width_and_spaces() -> None:
     assert normalize("\u3000电商　直播  ＡＢ ") == "电商 直播 ab"
+
+
+def test_normalize_is_nfkc_then_spaces_folded_whatever_the_text() -> None:
+    """The quick path (texts already in NFKC skip it; str.split for the spaces) gives what full
+    normalisation and a regex give, on every kind of space, width and composed character."""
+    def reference(text: str) -> str:
+        return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip().lower()
+
+    cases = ["", " ", "a\u00a0b", "\u3000\u3000", "x\x1cy\x1fz", "tab\tnew\nline\r\x0bv\x0cf", "ｅ\u0301",
+             "e\u0301", "ﬁ ligature", "①②③", "Ⅻ", "㎏", "\u2028\u2029\u200b\u2003", "ＡＢＣ１２３！？",
+             "电商直播，木耳大米。", "（全省）", "\ufeffBOM", "ﾊﾝｶｸ", "Ǆ"]
+    rng = random.Random(5)
+    alphabet = [c for case in cases for c in case] + list("义诊 体检\u3000Ａ")
+    cases += ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 30))) for _ in range(500)]
+    for text in cases:
+        assert normalize(text) == reference(text), repr(text)
 
 
 def test_domain_words_survive_segmentation(matcher: Matcher) -> None:
