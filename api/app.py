@@ -98,9 +98,10 @@ def served_app() -> FastAPI:
 
 def settle() -> None:
     """Move every object alive now (modules, tables, the matcher) into the collector's permanent
-    generation, after a full collection. A full collection otherwise walks all of them: 20-150 ms
-    pauses in the web process every few thousand requests, stalling every request in flight (the
-    API's p99; BENCHMARKS.md). What is frozen is still freed when its last reference goes."""
+    generation, after a full collection. A full collection otherwise walks all of them: it paused
+    the web process 115-150 ms every few thousand requests under load, 8-13 ms after this, holding
+    every request in flight for that long (BENCHMARKS.md). What is frozen is still freed when its
+    last reference goes; only the cycle collector stops looking at it."""
     gc.collect()
     gc.freeze()
 

@@ -59,8 +59,10 @@ def prepare_bulk() -> None:
     - Large arrays on ordinary pages. numpy asks the kernel for transparent huge pages, and where
       they are given on request ("madvise", as here) a fresh allocation may wait while the kernel
       compacts memory to find one. A bulk run makes many short-lived arrays of tens of MB: without
-      huge pages candidates and ranking take 0.1-0.2 s less each at Jilin scale, and the peak is
-      ~15 MB lower (BENCHMARKS.md). ``NUMPY_MADVISE_HUGEPAGE`` is numpy's setting for the same.
+      huge pages candidates took ~0.15 s and ranking ~0.07 s less at Jilin scale, and the peak was
+      10-20 MB lower (BENCHMARKS.md). ``NUMPY_MADVISE_HUGEPAGE``, numpy's setting, still decides.
+      The scheduler's in-process re-matches do not call this: numba would then load in a small
+      deployment's web process that never needs it.
     """
     if "NUMPY_MADVISE_HUGEPAGE" not in os.environ:
         from numpy._core import multiarray
