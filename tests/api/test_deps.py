@@ -14,7 +14,7 @@ from models import Demand
 from tests.world import PASSWORD, World
 
 
-def test_a_request_that_writes_is_committed_and_one_that_fails_is_not(world: World) -> None:
+def test_a_request_that_writes_is_committed_and_a_refused_one_changes_nothing(world: World) -> None:
     client = world.client()
     admin = world.token("admin")
     r = client.post("/api/v1/demands/WQ-1/close?county=222424", headers=admin)
