@@ -6,6 +6,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+from sqlalchemy import Row
 
 from api.services.auth import Scope
 from api.services.catalog import mask_email, mask_phone
@@ -55,7 +56,9 @@ class DemandOut(BaseModel):
     contact_phone: str | None = None
 
     @classmethod
-    def of(cls, d: Demand, scope: Scope, regions: RegionIndex, *, contact_entitled: bool | None = None) -> DemandOut:
+    def of(cls, d: Demand | Row[Any], scope: Scope, regions: RegionIndex, *,
+           contact_entitled: bool | None = None) -> DemandOut:
+        """From a demand, or a row with its columns (a recommendation listing's)."""
         entitled = scope.covers(d.city_code, d.county_code) if contact_entitled is None else contact_entitled
         out = cls(ref=d.ref, city_code=d.city_code, city=regions.city_name(d.city_code), county_code=d.county_code,
                   county=regions.county_name(d.county_code), township=d.township, village=d.village,
@@ -108,7 +111,8 @@ class OrganizationOut(BaseModel):
     email: str | None = None
 
     @classmethod
-    def of(cls, o: Organization, scope: Scope, regions: RegionIndex) -> OrganizationOut:
+    def of(cls, o: Organization | Row[Any], scope: Scope, regions: RegionIndex) -> OrganizationOut:
+        """From an organization, or a row with its columns (a recommendation listing's)."""
         out = cls(credit_code=o.credit_code, name=o.name, org_type=o.org_type, registrar=o.registrar,
                   registrar_level=o.registrar_level, city_code=o.city_code, city=regions.city_name(o.city_code),
                   county_code=o.county_code, county=regions.county_name(o.county_code), actions=list(o.actions),

@@ -1,10 +1,15 @@
 """Concurrent load on the recommendations endpoints of a running server, on loopback.
 
     python -m api.bench.load --base http://127.0.0.1:8000 --user admin --password … \\
-        --clients 50 --requests 3000 [--rate 200] [--rematch]
+        --clients 50 --requests 3000 [--rate 200] [--rematch] [--httpx]
 
 Picks real organizations and demands from the API itself, then reports p50, p99 and errors.
 Bounded in count: it stops after --requests requests.
+
+The timed requests go through a small HTTP/1.1 client of our own (one kept-alive connection per
+client, asyncio streams): httpx spent ~2 ms of CPU on each request here, on the 2 cores the server
+uses too, which was more than the server's framework itself (BENCHMARKS.md). ``--httpx`` times them
+with httpx instead, to compare.
 
 Without --rate the 50 clients send back to back (closed loop: the server is saturated, and by
 Little's law the mean latency is clients / throughput). With --rate the requests arrive at that
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import random
 import statistics
 import time
@@ -24,6 +30,45 @@ from dataclasses import dataclass
 from urllib.parse import urlparse
 
 import httpx
+
+
+class Connection:
+    """One kept-alive HTTP/1.1 connection: a GET, and the status of a response with a stated length.
+    After a failure the stream is in an unknown state, so it is closed and the next GET reconnects."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def get(self, path: str, headers: dict[str, str]) -> int:
+        if self.streams is None:
+            self.streams = await asyncio.open_connection(self.host, self.port)
+        reader, writer = self.streams
+        try:
+            lines = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\n{lines}\r\n".encode())
+            head = await reader.readuntil(b"\r\n\r\n")
+            status_line, *fields = head.decode("latin-1").split("\r\n")
+            length = None
+            for field in fields:
+                name, _, value = field.partition(":")
+                if name.strip().lower() == "content-length":
+                    length = int(value)
+            if length is None:  # the server states every length; anything else would be misread here
+                raise ValueError(f"response without Content-Length: {status_line}")
+            await reader.readexactly(length)
+            return int(status_line.split(" ", 2)[1])
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        if self.streams is not None:
+            writer = self.streams[1]
+            self.streams = None
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
 
 
 @dataclass
@@ -52,8 +97,10 @@ async def _targets(client: httpx.AsyncClient, headers: dict[str, str], n: int) -
 
 
 async def run_load(base: str, username: str, password: str, *, clients: int = 50, requests: int = 3000,
-                   seed: int = 1, rate: float | None = None, rematch: bool = False) -> LoadResult:
-    host = urlparse(base).hostname
+                   seed: int = 1, rate: float | None = None, rematch: bool = False,
+                   use_httpx: bool = False) -> LoadResult:
+    url = urlparse(base)
+    host = url.hostname
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise SystemExit("load is only sent to loopback")
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
@@ -65,13 +112,25 @@ async def run_load(base: str, username: str, password: str, *, clients: int = 50
         queue = [rng.choice(paths) for _ in range(requests)]
         latencies: list[float] = []
         errors = 0
+        idle: asyncio.Queue[Connection] = asyncio.Queue()
+        for _ in range(0 if use_httpx else clients):
+            idle.put_nowait(Connection(host, url.port or 80))
+
+        async def status_of(path: str) -> int:
+            if use_httpx:
+                return (await client.get(path, headers=headers)).status_code
+            conn = await idle.get()
+            try:
+                return await conn.get(path, headers)
+            finally:
+                idle.put_nowait(conn)
 
         async def fetch(path: str, since: float) -> None:
             """One request, timed from ``since``; a failure or a status other than 200 is an error."""
             nonlocal errors
             try:
-                ok = (await client.get(path, headers=headers)).status_code == 200
-            except httpx.HTTPError:
+                ok = await status_of(path) == 200
+            except (httpx.HTTPError, OSError, ValueError, asyncio.IncompleteReadError):
                 ok = False
             latencies.append((time.perf_counter() - since) * 1000)
             errors += 0 if ok else 1
@@ -105,6 +164,8 @@ async def run_load(base: str, username: str, password: str, *, clients: int = 50
         if run_id is not None:
             status = (await client.get(f"/api/v1/match-runs/{run_id}", headers=headers)).json()["status"]
             print(f"re-match {run_id}: {status} when the load ended")
+        while not idle.empty():
+            await idle.get_nowait().close()
     latencies.sort()
     return LoadResult(len(latencies), errors, statistics.median(latencies),
                       latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))], statistics.fmean(latencies),
@@ -120,9 +181,10 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--rate", type=float, default=None, help="requests per second offered (open loop)")
     parser.add_argument("--rematch", action="store_true", help="start a full re-match first")
+    parser.add_argument("--httpx", action="store_true", help="time the requests with httpx instead")
     args = parser.parse_args()
     print(asyncio.run(run_load(args.base, args.user, args.password, clients=args.clients, requests=args.requests,
-                               rate=args.rate, rematch=args.rematch)).line())
+                               rate=args.rate, rematch=args.rematch, use_httpx=args.httpx)).line())
 
 
 if __name__ == "__main__":

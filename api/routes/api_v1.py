@@ -39,10 +39,9 @@ from api.schemas import (
 from api.services import audit, auth, catalog, pairings
 from api.services.importer import ImportRejected, ImportReport
 from api.services.matching import (
-    latest_run,
+    listing_for_demand,
+    listing_for_organization,
     mark_run_failed,
-    recommendations_for_demand,
-    recommendations_for_organization,
     rematch_in_process,
     run_recorded,
     start_run,
@@ -185,28 +184,15 @@ def organization_recommendations(request: Request, session: SessionDep, scope: S
                                  credit_code: str,
                                  top: Annotated[int, Query(ge=1, le=100)] = 10) -> RecommendationList:
     org = catalog.get_organization(session, scope, credit_code)
-    run = latest_run(session)
-    views = recommendations_for_organization(session, org, top=top, run=run)
-    status = _pair_status(session, org_id=org.id)
+    assert org.id is not None
+    listing = listing_for_organization(session, org.id, top=top)
     regions = request.app.state.regions
-    items = []
-    for v in views:
-        st = status.get(v.demand.id)
-        entitled = scope.covers(v.demand.city_code, v.demand.county_code) or st == "approved"
-        items.append(RecommendationOut(
-            rank=v.recommendation.organization_rank, score=v.recommendation.score,
-            signals=v.recommendation.signals, reasons=v.recommendation.reasons, pairing_status=st,
-            demand=DemandOut.of(v.demand, scope, regions, contact_entitled=entitled)))
-    return RecommendationList(run_id=run.id if run else None, items=items)
-
-
-def _pair_status(session: Session, *, org_id: int | None = None, demand_id: int | None = None) -> dict[int, str]:
-    query = select(Pairing)
-    if org_id is not None:
-        query = query.where(Pairing.organization_id == org_id)
-        return {p.demand_id: p.status for p in session.exec(query).all()}
-    query = query.where(Pairing.demand_id == demand_id)
-    return {p.organization_id: p.status for p in session.exec(query).all()}
+    items = [RecommendationOut(
+        rank=r.rank, score=r.score, signals=r.signals, reasons=r.reasons, pairing_status=r.pairing_status,
+        demand=DemandOut.of(r, scope, regions, contact_entitled=scope.covers(r.city_code, r.county_code)
+                            or r.pairing_status == "approved"))
+        for r in listing.rows]
+    return RecommendationList(run_id=listing.run_id, items=items)
 
 
 @router.post("/organizations/{credit_code}/interests", response_model=PairingOut, status_code=201,
@@ -296,15 +282,13 @@ def demand_recommendations(request: Request, session: SessionDep, scope: ScopeDe
     demand = catalog.get_demand(session, ref, _region_codes(request, None, county)[1])
     scope.require_staff()
     scope.require_demand(demand)
-    run = latest_run(session)
-    status = _pair_status(session, demand_id=demand.id)
+    assert demand.id is not None
+    listing = listing_for_demand(session, demand.id, top=top)
     regions = request.app.state.regions
-    items = [RecommendationOut(rank=v.recommendation.demand_rank, score=v.recommendation.score,
-                               signals=v.recommendation.signals, reasons=v.recommendation.reasons,
-                               pairing_status=status.get(v.organization.id),
-                               organization=OrganizationOut.of(v.organization, scope, regions))
-             for v in recommendations_for_demand(session, demand, top=top, run=run)]
-    return RecommendationList(run_id=run.id if run else None, items=items)
+    items = [RecommendationOut(rank=r.rank, score=r.score, signals=r.signals, reasons=r.reasons,
+                               pairing_status=r.pairing_status, organization=OrganizationOut.of(r, scope, regions))
+             for r in listing.rows]
+    return RecommendationList(run_id=listing.run_id, items=items)
 
 
 # -- pairings --------------------------------------------------------------------------
