@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import Callable, Iterator
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from api.db import session_scope
 from api.errors import Unauthorized
@@ -16,6 +17,8 @@ from matcher import Matcher
 from models import User
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+TokenDep = Annotated[str | None, Depends(oauth2)]
+T = TypeVar("T")
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -38,7 +41,11 @@ MatcherDep = Annotated[Matcher, Depends(get_matcher)]
 PASSWORD_CHANGE_PATHS = frozenset({"/api/v1/me", "/api/v1/me/password", "/account/password", "/logout"})
 
 
-def optional_user(request: Request, session: SessionDep, token: Annotated[str | None, Depends(oauth2)]) -> User | None:
+def optional_user(request: Request, session: SessionDep, token: TokenDep) -> User | None:
+    return resolve_user(request, session, token)
+
+
+def resolve_user(request: Request, session: Session, token: str | None) -> User | None:
     """The bearer token's user (API) or the session cookie's (web pages)."""
     if token:
         user = user_from_token(session, token, request.app.state.secret)
@@ -57,6 +64,10 @@ OptionalUser = Annotated[User | None, Depends(optional_user)]
 
 
 def current_user(user: OptionalUser) -> User:
+    return signed_in(user)
+
+
+def signed_in(user: User | None) -> User:
     if user is None:
         raise Unauthorized("请先登录")
     return user
@@ -70,3 +81,21 @@ def scope_of(user: OptionalUser) -> Scope:
 
 
 ScopeDep = Annotated[Scope, Depends(scope_of)]
+
+
+async def signed_in_unit(request: Request, token: str | None, work: Callable[[Session, User, Scope], T]) -> T:
+    """``work`` with a unit of work, the signed-in user and their scope, all in one worker thread.
+
+    The dependencies above are synchronous, so FastAPI runs each in a worker thread of its own: a
+    request through them wakes a thread seven times (the session's start and end, the user, the
+    two checks, the endpoint, the response's validation), ~0.25 ms each on this machine, more
+    than the recommendation list's own reading. The busiest reads go this way instead: one hop
+    (BENCHMARKS.md). Their connection is also taken and returned within the hop, so a request never
+    holds one while it waits for a thread."""
+
+    def run() -> T:
+        with session_scope(request.app.state.engine) as session:
+            user = signed_in(resolve_user(request, session, token))
+            return work(session, user, Scope.of(user))
+
+    return await run_in_threadpool(run)

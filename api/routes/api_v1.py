@@ -15,7 +15,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
-from api.deps import CurrentUser, MatcherDep, ScopeDep, SessionDep
+from api.deps import CurrentUser, MatcherDep, ScopeDep, SessionDep, TokenDep, signed_in_unit
 from api.errors import Forbidden, InvalidInput, NotFound
 from api.schemas import (
     BulkApproveIn,
@@ -180,19 +180,21 @@ def withdraw_organization(request: Request, session: SessionDep, scope: ScopeDep
 
 @router.get("/organizations/{credit_code}/recommendations", response_model=RecommendationList,
             tags=["recommendations"], summary="为社会组织推荐的需求（含理由）")
-def organization_recommendations(request: Request, session: SessionDep, scope: ScopeDep, user: CurrentUser,
-                                 credit_code: str,
-                                 top: Annotated[int, Query(ge=1, le=100)] = 10) -> RecommendationList:
-    org = catalog.get_organization(session, scope, credit_code)
-    assert org.id is not None
-    listing = listing_for_organization(session, org.id, top=top)
-    regions = request.app.state.regions
-    items = [RecommendationOut(
-        rank=r.rank, score=r.score, signals=r.signals, reasons=r.reasons, pairing_status=r.pairing_status,
-        demand=DemandOut.of(r, scope, regions, contact_entitled=scope.covers(r.city_code, r.county_code)
-                            or r.pairing_status == "approved"))
-        for r in listing.rows]
-    return RecommendationList(run_id=listing.run_id, items=items)
+async def organization_recommendations(request: Request, token: TokenDep, credit_code: str,
+                                       top: Annotated[int, Query(ge=1, le=100)] = 10) -> RecommendationList:
+    def work(session: Session, user: User, scope: auth.Scope) -> RecommendationList:
+        org = catalog.get_organization(session, scope, credit_code)
+        assert org.id is not None
+        listing = listing_for_organization(session, org.id, top=top)
+        regions = request.app.state.regions
+        items = [RecommendationOut(
+            rank=r.rank, score=r.score, signals=r.signals, reasons=r.reasons, pairing_status=r.pairing_status,
+            demand=DemandOut.of(r, scope, regions, contact_entitled=scope.covers(r.city_code, r.county_code)
+                                or r.pairing_status == "approved"))
+            for r in listing.rows]
+        return RecommendationList(run_id=listing.run_id, items=items)
+
+    return await signed_in_unit(request, token, work)
 
 
 @router.post("/organizations/{credit_code}/interests", response_model=PairingOut, status_code=201,
@@ -276,19 +278,22 @@ def close_demand(request: Request, session: SessionDep, scope: ScopeDep, user: C
 
 @router.get("/demands/{ref}/recommendations", response_model=RecommendationList, tags=["recommendations"],
             summary="为需求推荐的社会组织（含理由）")
-def demand_recommendations(request: Request, session: SessionDep, scope: ScopeDep, user: CurrentUser, ref: str,
-                           county: str | None = None,
-                           top: Annotated[int, Query(ge=1, le=100)] = 10) -> RecommendationList:
-    demand = catalog.get_demand(session, ref, _region_codes(request, None, county)[1])
-    scope.require_staff()
-    scope.require_demand(demand)
-    assert demand.id is not None
-    listing = listing_for_demand(session, demand.id, top=top)
-    regions = request.app.state.regions
-    items = [RecommendationOut(rank=r.rank, score=r.score, signals=r.signals, reasons=r.reasons,
-                               pairing_status=r.pairing_status, organization=OrganizationOut.of(r, scope, regions))
-             for r in listing.rows]
-    return RecommendationList(run_id=listing.run_id, items=items)
+async def demand_recommendations(request: Request, token: TokenDep, ref: str, county: str | None = None,
+                                 top: Annotated[int, Query(ge=1, le=100)] = 10) -> RecommendationList:
+    def work(session: Session, user: User, scope: auth.Scope) -> RecommendationList:
+        demand = catalog.get_demand(session, ref, _region_codes(request, None, county)[1])
+        scope.require_staff()
+        scope.require_demand(demand)
+        assert demand.id is not None
+        listing = listing_for_demand(session, demand.id, top=top)
+        regions = request.app.state.regions
+        items = [RecommendationOut(rank=r.rank, score=r.score, signals=r.signals, reasons=r.reasons,
+                                   pairing_status=r.pairing_status,
+                                   organization=OrganizationOut.of(r, scope, regions))
+                 for r in listing.rows]
+        return RecommendationList(run_id=listing.run_id, items=items)
+
+    return await signed_in_unit(request, token, work)
 
 
 # -- pairings --------------------------------------------------------------------------

@@ -29,7 +29,8 @@ def test_a_request_that_writes_is_committed_and_a_refused_one_changes_nothing(wo
 def test_more_requests_at_once_than_pooled_connections_all_finish(world: World) -> None:
     """Each request takes its connection in a worker thread, never on the event loop: a loop
     waiting for a connection held by a request that needs the loop to finish would wait for ever
-    (a dependency made async around a database read did exactly that)."""
+    (a dependency made async around a database read did exactly that). Both ways of reaching the
+    database at once: the dependencies' (the organization) and one hop's (its recommendations)."""
     pool_size = world.engine.pool.size() + world.engine.pool._max_overflow  # type: ignore[attr-defined]
     code = world.codes["A"]
 
@@ -38,8 +39,9 @@ def test_more_requests_at_once_than_pooled_connections_all_finish(world: World) 
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             r = await client.post("/api/v1/auth/token", data={"username": "admin", "password": PASSWORD})
             headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
-            calls = [client.get(f"/api/v1/organizations/{code}/recommendations", headers=headers)
-                     for _ in range(pool_size * 3)]
+            calls = [client.get(f"/api/v1/organizations/{code}{'/recommendations' if i % 2 else ''}",
+                                headers=headers)
+                     for i in range(pool_size * 3)]
             return [r.status_code for r in await asyncio.gather(*calls)]
 
     statuses: list[int] = []
