@@ -27,7 +27,10 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# "function": committed when the endpoint returns, before the response is sent. FastAPI's default
+# for a dependency with yield ("request") ends it after the response, so a client could be told
+# of a change, and read it back, before it was committed (a browser test caught that under load).
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def get_matcher(request: Request) -> Matcher:

@@ -26,6 +26,29 @@ def test_a_request_that_writes_is_committed_and_a_refused_one_changes_nothing(wo
     assert statuses["WQ-1"] == "closed" and statuses["WQ-2"] == "open"
 
 
+def test_a_write_is_committed_before_its_response_starts(world: World) -> None:
+    """A client told of a change can read it back at once: the unit of work ends when the
+    endpoint returns, not after the response (FastAPI's default for a dependency with yield)."""
+    token = world.token("admin")["Authorization"].encode()
+    seen: list[str] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        if message["type"] == "http.response.start":
+            seen.append(str(message["status"]))
+            with Session(world.engine) as other:  # another connection, as the client's next request
+                seen.append(other.exec(select(Demand.status).where(Demand.ref == "WQ-1")).one())
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": "/api/v1/demands/WQ-1/close", "raw_path": b"/api/v1/demands/WQ-1/close",
+             "query_string": b"county=222424", "root_path": "", "client": ("127.0.0.1", 1), "server": ("test", 80),
+             "headers": [(b"host", b"test"), (b"authorization", token), (b"content-length", b"0")]}
+    asyncio.run(world.app(scope, receive, send))  # type: ignore[operator]
+    assert seen == ["200", "closed"]
+
+
 def test_more_requests_at_once_than_pooled_connections_all_finish(world: World) -> None:
     """Each request takes its connection in a worker thread, never on the event loop: a loop
     waiting for a connection held by a request that needs the loop to finish would wait for ever
