@@ -435,10 +435,14 @@ def _prune_early(engine: Any, run_id: int, keep: int) -> None:
         session.commit()
 
 
+# The run users see: the newest that finished. One definition, for ``latest_run`` and inside the
+# API's list statements below.
+_LATEST_DONE_RUN = (select_columns(func.max(MatchRun.__table__.c.id))  # type: ignore[attr-defined]
+                    .where(MatchRun.__table__.c.status == "done").scalar_subquery())  # type: ignore[attr-defined]
+
+
 def latest_run(session: Session) -> MatchRun | None:
-    return session.exec(
-        select(MatchRun).where(MatchRun.status == "done").order_by(col(MatchRun.id).desc()).limit(1)
-    ).first()
+    return session.exec(select(MatchRun).where(MatchRun.id == _LATEST_DONE_RUN)).first()
 
 
 def find_demand(session: Session, ref: str, county_code: str | None = None) -> Demand:
@@ -506,8 +510,6 @@ def recommendations_for_organization(session: Session, org: Organization, *, top
 # pairing status. Through the ORM (run, list and statuses, objects built for all of them) a list
 # took 2.5 times as long: 1.5 ms of the ~7 ms a request cost the web process (BENCHMARKS.md).
 _REC, _PAIR = Recommendation.__table__.c, Pairing.__table__.c  # type: ignore[attr-defined]
-_LATEST_DONE_RUN = (select_columns(func.max(MatchRun.__table__.c.id))  # type: ignore[attr-defined]
-                    .where(MatchRun.__table__.c.status == "done").scalar_subquery())  # type: ignore[attr-defined]
 
 
 def _listing(rank: Any, subject: Any, other_table: Any, other_key: Any) -> Any:
