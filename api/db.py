@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlmodel import Session, SQLModel, create_engine
 
 import models  # noqa: F401  (registers the tables)
@@ -35,11 +37,55 @@ def make_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url)
+    _ping_when_idle(engine)
+    return engine
+
+
+IDLE_PING_S = 5.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """A pooled connection that has lain unused for ``IDLE_PING_S`` is pinged before it is handed
+    out, and replaced if the server has gone (restarted, or it closed idle sessions). SQLAlchemy's
+    ``pool_pre_ping`` pings at every checkout: a round trip to the server for every request, a
+    sixth of a recommendation list's time on PostgreSQL (BENCHMARKS.md). A connection in steady use
+    was in use a moment ago; if the server went in that moment, the request fails as it would
+    have mid-query, and SQLAlchemy then replaces every connection of the pool."""
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_conn, record) -> None:  # type: ignore[no-untyped-def]
+        record.info[_RETURNED_AT] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _alive(dbapi_conn, record, _proxy) -> None:  # type: ignore[no-untyped-def]
+        returned = record.info.get(_RETURNED_AT)
+        if returned is None or time.monotonic() - returned < IDLE_PING_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            if engine.dialect.is_disconnect(exc, dbapi_conn, None):
+                raise DisconnectionError() from exc  # the pool discards it and connects anew
+            raise
+
+
+_RETURNED_AT = "returned_at"
 
 
 def create_tables(engine: Engine) -> None:
     SQLModel.metadata.create_all(engine)
+
+
+@contextmanager
+def read_scope(engine: Engine) -> Iterator[Session]:
+    """A read: every statement sees what is committed when it runs, in no transaction of its own.
+    On PostgreSQL that saves the BEGIN and the COMMIT, two of a listing's round trips to the
+    server (BENCHMARKS.md); a statement that wrote would be committed at once, so only reads go
+    this way."""
+    with Session(engine, expire_on_commit=False) as session:
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        yield session
 
 
 @contextmanager

@@ -10,7 +10,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from api.db import session_scope
+from api.db import read_scope, session_scope
 from api.errors import Unauthorized
 from api.services.auth import PasswordChangeRequired, Scope, user_from_token
 from matcher import Matcher
@@ -86,8 +86,8 @@ def scope_of(user: OptionalUser) -> Scope:
 ScopeDep = Annotated[Scope, Depends(scope_of)]
 
 
-async def signed_in_unit(request: Request, token: str | None, work: Callable[[Session, User, Scope], T]) -> T:
-    """``work`` with a unit of work, the signed-in user and their scope, all in one worker thread.
+async def signed_in_read(request: Request, token: str | None, work: Callable[[Session, User, Scope], T]) -> T:
+    """``work``, a read, with a session, the signed-in user and their scope, all in one worker thread.
 
     The dependencies above are synchronous, so FastAPI runs each in a worker thread of its own: a
     request through them wakes a thread seven times (the session's start and end, the user, the
@@ -95,10 +95,10 @@ async def signed_in_unit(request: Request, token: str | None, work: Callable[[Se
     the thread has gone idle, as between a province's requests. The busiest reads go this way
     instead, in one hop: a client's request took 3.4 ms instead of 5.1 (BENCHMARKS.md). Their connection
     is also taken and returned within the hop, so a request never holds one while it waits for a
-    thread."""
+    thread. The session is a ``read_scope``: ``work`` must not write."""
 
     def run() -> T:
-        with session_scope(request.app.state.engine) as session:
+        with read_scope(request.app.state.engine) as session:
             user = signed_in(resolve_user(request, session, token))
             return work(session, user, Scope.of(user))
 

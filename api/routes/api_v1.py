@@ -15,7 +15,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
-from api.deps import CurrentUser, MatcherDep, ScopeDep, SessionDep, TokenDep, signed_in_unit
+from api.deps import CurrentUser, MatcherDep, ScopeDep, SessionDep, TokenDep, signed_in_read
 from api.errors import Forbidden, InvalidInput, NotFound
 from api.schemas import (
     BulkApproveIn,
@@ -194,7 +194,7 @@ async def organization_recommendations(request: Request, token: TokenDep, credit
             for r in listing.rows]
         return RecommendationList(run_id=listing.run_id, items=items)
 
-    return await signed_in_unit(request, token, work)
+    return await signed_in_read(request, token, work)
 
 
 @router.post("/organizations/{credit_code}/interests", response_model=PairingOut, status_code=201,
@@ -293,7 +293,7 @@ async def demand_recommendations(request: Request, token: TokenDep, ref: str, co
                  for r in listing.rows]
         return RecommendationList(run_id=listing.run_id, items=items)
 
-    return await signed_in_unit(request, token, work)
+    return await signed_in_read(request, token, work)
 
 
 # -- pairings --------------------------------------------------------------------------
