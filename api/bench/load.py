@@ -98,7 +98,7 @@ async def _targets(client: httpx.AsyncClient, headers: dict[str, str], n: int) -
 
 async def run_load(base: str, username: str, password: str, *, clients: int = 50, requests: int = 3000,
                    seed: int = 1, rate: float | None = None, rematch: bool = False,
-                   use_httpx: bool = False) -> LoadResult:
+                   use_httpx: bool = False, window: float = 0.0) -> LoadResult:
     url = urlparse(base)
     host = url.hostname
     if host not in ("127.0.0.1", "localhost", "::1"):
@@ -111,6 +111,7 @@ async def run_load(base: str, username: str, password: str, *, clients: int = 50
         rng = random.Random(seed)
         queue = [rng.choice(paths) for _ in range(requests)]
         latencies: list[float] = []
+        timeline: list[tuple[float, float]] = []  # (due, latency), seconds from the start
         errors = 0
         idle: asyncio.Queue[Connection] = asyncio.Queue()
         for _ in range(0 if use_httpx else clients):
@@ -133,6 +134,7 @@ async def run_load(base: str, username: str, password: str, *, clients: int = 50
             except (httpx.HTTPError, OSError, ValueError, asyncio.IncompleteReadError):
                 ok = False
             latencies.append((time.perf_counter() - since) * 1000)
+            timeline.append((since - started, latencies[-1]))
             errors += 0 if ok else 1
 
         async def worker() -> None:
@@ -143,7 +145,7 @@ async def run_load(base: str, username: str, password: str, *, clients: int = 50
             async with gate:
                 await fetch(path, at)  # from when it was due: waiting for a free client counts
 
-        run_id = None
+        run_id, started = None, time.perf_counter()
         if rematch:
             r = await client.post("/api/v1/match-runs", headers=headers)
             r.raise_for_status()
@@ -164,12 +166,25 @@ async def run_load(base: str, username: str, password: str, *, clients: int = 50
         if run_id is not None:
             status = (await client.get(f"/api/v1/match-runs/{run_id}", headers=headers)).json()["status"]
             print(f"re-match {run_id}: {status} when the load ended")
+        if window:
+            _print_timeline(timeline, window)
         while not idle.empty():
             await idle.get_nowait().close()
     latencies.sort()
     return LoadResult(len(latencies), errors, statistics.median(latencies),
                       latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))], statistics.fmean(latencies),
                       elapsed)
+
+
+def _print_timeline(timeline: list[tuple[float, float]], window: float) -> None:
+    """Requests by when they were due, ``window`` seconds at a time: when, in a re-match, the slow ones came."""
+    buckets: dict[int, list[float]] = {}
+    for due, ms in timeline:
+        buckets.setdefault(int(due // window), []).append(ms)
+    for k in sorted(buckets):
+        ms = sorted(buckets[k])
+        print(f"{k * window:6.1f} s  {len(ms):4d} requests  p50 {statistics.median(ms):6.1f}  "
+              f"p99 {ms[min(len(ms) - 1, int(0.99 * len(ms)))]:6.1f}  max {ms[-1]:6.1f} ms")
 
 
 def main() -> None:
@@ -182,9 +197,12 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=None, help="requests per second offered (open loop)")
     parser.add_argument("--rematch", action="store_true", help="start a full re-match first")
     parser.add_argument("--httpx", action="store_true", help="time the requests with httpx instead")
+    parser.add_argument("--timeline", type=float, default=0.0, metavar="SECONDS",
+                        help="also print p50, p99 and max for each window of that many seconds")
     args = parser.parse_args()
     print(asyncio.run(run_load(args.base, args.user, args.password, clients=args.clients, requests=args.requests,
-                               rate=args.rate, rematch=args.rematch, use_httpx=args.httpx)).line())
+                               rate=args.rate, rematch=args.rematch, use_httpx=args.httpx,
+                               window=args.timeline)).line())
 
 
 if __name__ == "__main__":
