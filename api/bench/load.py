@@ -41,6 +41,18 @@ class Connection:
         self.streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
 
     async def get(self, path: str, headers: dict[str, str]) -> int:
+        reused = self.streams is not None
+        try:
+            return await self._get(path, headers)
+        except (asyncio.IncompleteReadError, ConnectionError) as exc:
+            # A kept-alive connection the server closed while it lay idle (uvicorn's keep-alive
+            # timeout is 5 s): no byte of a response came, so the GET goes again on a new one, as
+            # HTTP clients do (RFC 9112, 9.3.1). A fresh connection's failure is an error.
+            if not reused or (isinstance(exc, asyncio.IncompleteReadError) and exc.partial):
+                raise
+            return await self._get(path, headers)
+
+    async def _get(self, path: str, headers: dict[str, str]) -> int:
         if self.streams is None:
             self.streams = await asyncio.open_connection(self.host, self.port)
         reader, writer = self.streams

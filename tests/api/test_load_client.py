@@ -50,3 +50,67 @@ def test_a_refused_request_is_an_error_and_the_connection_serves_on(served: str,
             await conn.close()
 
     assert asyncio.run(three()) == [200, 401, 404]
+
+
+def _one_answer_then_close(answers: int) -> tuple[socket.socket, list[int]]:
+    """A server that answers ``answers`` GETs on each connection, then closes it unanswered, as a
+    server's keep-alive timeout does; it counts the connections it accepted."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    accepted: list[int] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                return
+            accepted.append(1)
+            with conn:
+                for _ in range(answers):
+                    data = b""
+                    while b"\r\n\r\n" not in data:
+                        data += conn.recv(4096)
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                data = b""
+                while b"\r\n\r\n" not in data and (chunk := conn.recv(4096)):
+                    data += chunk
+
+    threading.Thread(target=serve, daemon=True).start()
+    return sock, accepted
+
+
+def test_a_get_on_a_connection_the_server_closed_while_idle_goes_again_on_a_new_one() -> None:
+    sock, accepted = _one_answer_then_close(1)
+
+    async def two() -> list[int]:
+        conn = Connection("127.0.0.1", sock.getsockname()[1])
+        try:
+            return [await conn.get("/", {}), await conn.get("/", {})]
+        finally:
+            await conn.close()
+
+    try:
+        assert asyncio.run(two()) == [200, 200]
+        assert len(accepted) == 2
+    finally:
+        sock.close()
+
+
+def test_a_new_connection_closed_unanswered_is_an_error() -> None:
+    sock, accepted = _one_answer_then_close(0)
+
+    async def one() -> int:
+        conn = Connection("127.0.0.1", sock.getsockname()[1])
+        try:
+            return await conn.get("/", {})
+        finally:
+            await conn.close()
+
+    try:
+        with pytest.raises(asyncio.IncompleteReadError):
+            asyncio.run(one())
+        assert len(accepted) == 1  # not sent again
+    finally:
+        sock.close()
