@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from itertools import repeat
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
@@ -285,6 +287,35 @@ def mark_run_failed(engine: Any, run_id: int, error: str) -> None:
             run.status, run.error = "failed", error[:500]
             session.add(run)
             session.commit()
+
+
+NICE_PER_THREAD = sys.platform.startswith("linux")  # Linux keeps the nice value per thread
+
+
+def start_niced(proc: BaseProcess, nice: int) -> None:
+    """Start ``proc`` at ``nice`` from its first instruction, so that its start (the interpreter,
+    numpy, scikit-learn, jieba, numba: ~4 s of a core) yields to the web's requests as the run
+    itself does; niced by the run's own code, a web re-match's first seconds doubled the requests'
+    p99 (BENCHMARKS.md). A child process starts with the nice value of the thread that started it,
+    so a helper thread lowers its own and starts it; the caller's threads keep theirs. Only where
+    ``NICE_PER_THREAD``: elsewhere the call would lower the whole web process."""
+    if nice <= 0 or not NICE_PER_THREAD:
+        proc.start()
+        return
+    failed: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            os.nice(nice)
+            proc.start()
+        except BaseException as exc:  # raised again in the caller's thread
+            failed.append(exc)
+
+    helper = threading.Thread(target=start, name="start-niced")
+    helper.start()
+    helper.join()
+    if failed:
+        raise failed[0]
 
 
 def rematch_in_process(database_url: str, run_id: int, today: date | None, keep_runs: int, nice: int = 0) -> None:
