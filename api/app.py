@@ -111,8 +111,9 @@ async def _scheduler_lifespan(app: FastAPI) -> AsyncIterator[None]:
     """In a single-process deployment (`make run`) the web process runs the scheduled jobs too."""
     from api.services.jobs import Jobs, build_scheduler
 
-    jobs = Jobs(app.state.engine, app.state.settings, app.state.matcher, secret=app.state.secret,
-                clock=app.state.clock)
+    settings = app.state.settings
+    jobs = Jobs(app.state.engine, settings, app.state.matcher, secret=app.state.secret, clock=app.state.clock,
+                full_runs_in_own_process=settings.rematch_process and not app.state.matcher_injected)
     scheduler = build_scheduler(jobs)
     scheduler.start()
     try:

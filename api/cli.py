@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import resource
 import socket
 import time
@@ -45,6 +46,8 @@ def scheduler() -> None:
     from api.services.jobs import build_scheduler
 
     settings = get_settings()
+    if settings.rematch_nice > 0:
+        os.nice(settings.rematch_nice)  # all of its work is background: beside a web server, requests come first
     typer.echo(f"定时任务已启动：全量匹配每天{settings.rematch_time}，推荐邮件每天{settings.digest_time}"
                f"（{settings.timezone}），增量匹配每{settings.incremental_seconds}秒")
     build_scheduler(_jobs(), blocking=True).start()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import tempfile
 import threading
 from pathlib import Path
@@ -39,13 +38,10 @@ from api.schemas import (
 from api.services import audit, auth, catalog, pairings
 from api.services.importer import ImportRejected, ImportReport
 from api.services.matching import (
-    NICE_PER_THREAD,
     listing_for_demand,
     listing_for_organization,
-    mark_run_failed,
-    rematch_in_process,
+    run_in_own_process,
     run_recorded,
-    start_niced,
     start_run,
 )
 from models import MatchRun, Organization, Pairing, User
@@ -458,17 +454,8 @@ def execute_run(app, run_id: int) -> None:  # type: ignore[no-untyped-def]
     settings = app.state.settings
     today = app.state.clock().date()
     if settings.rematch_process and not app.state.matcher_injected:
-        # Niced from its start where the platform allows it, else by the run's own code.
-        nice_from_start = settings.rematch_nice if NICE_PER_THREAD else 0
-        proc = multiprocessing.get_context("spawn").Process(
-            target=rematch_in_process, args=(settings.database_url, run_id, today, settings.keep_runs,
-                                             settings.rematch_nice - nice_from_start),
-            name=f"match-run-{run_id}", daemon=True)
-        app.state.run_processes.append(proc)
-        start_niced(proc, nice_from_start)
-        proc.join()
-        if proc.exitcode != 0:
-            mark_run_failed(app.state.engine, run_id, f"匹配进程异常退出（退出码{proc.exitcode}）")
+        run_in_own_process(app.state.engine, settings.database_url, run_id, today=today, keep_runs=settings.keep_runs,
+                           nice=settings.rematch_nice, started=app.state.run_processes.append)
         return
     run_recorded(app.state.engine, app.state.matcher(), run_id, today=today, keep_runs=settings.keep_runs)
 

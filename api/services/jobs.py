@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime, timedelta
+from multiprocessing.process import BaseProcess
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,10 +26,10 @@ from sqlmodel import Session, col, select
 
 from api.services import mail
 from api.services.auth import Clock
-from api.services.matching import run_rematch
+from api.services.matching import run_in_own_process, run_rematch, start_run
 from api.settings import Settings
 from matcher import Matcher
-from models import JobLock, JobRun
+from models import JobLock, JobRun, MatchRun
 from models.base import utcnow
 
 LEASE = timedelta(hours=2)
@@ -155,9 +156,30 @@ class Jobs:
 
     def __init__(self, engine: Engine, settings: Settings, matcher_factory: Callable[[], Matcher], *,
                  secret: str, clock: Clock = utcnow,
-                 after_send: Callable[[int], None] | None = None) -> None:
+                 after_send: Callable[[int], None] | None = None, full_runs_in_own_process: bool = False) -> None:
         self.engine, self.settings, self.matcher_factory = engine, settings, matcher_factory
         self.secret, self.clock, self.after_send = secret, clock, after_send
+        self.full_runs_in_own_process = full_runs_in_own_process
+        self.processes: list[BaseProcess] = []  # the full runs' own processes, in order
+
+    def _full_rematch(self, session: Session) -> MatchRun:
+        """A full re-match, committed. In the web's own scheduler it runs in a niced process of its
+        own, as a run started from the web does: the engine's ~10 s of Python would otherwise hold
+        the interpreter lock the requests being served need (the nightly run, and a full run after
+        a bulk upload, in office hours)."""
+        today, keep = self.clock().date(), self.settings.keep_runs
+        if not self.full_runs_in_own_process:
+            run = run_rematch(session, self.matcher_factory(), today=today, keep_runs=keep)
+            session.commit()
+            return run
+        run = start_run(session, self.matcher_factory())
+        session.commit()
+        run_in_own_process(self.engine, self.settings.database_url, run.id,  # type: ignore[arg-type]
+                           today=today, keep_runs=keep, nice=self.settings.rematch_nice, started=self.processes.append)
+        session.refresh(run)
+        if run.status != "done":
+            raise RuntimeError(run.error or f"第{run.id}次匹配未完成")
+        return run
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
@@ -167,9 +189,7 @@ class Jobs:
 
         def body() -> dict[str, Any]:
             with self.session() as session:
-                run = run_rematch(session, self.matcher_factory(), today=self.clock().date(),
-                                  keep_runs=self.settings.keep_runs)
-                session.commit()
+                run = self._full_rematch(session)
                 return {"match_run": run.id, "recommendations": run.n_recommendations, "coverage": run.coverage,
                         "seconds": run.duration_s}
 
@@ -204,10 +224,7 @@ class Jobs:
                 return {}
             with self.session() as session:
                 if pending_count(session) > FULL_RUN_THRESHOLD:  # e.g. after a bulk upload
-                    run = run_rematch(session, self.matcher_factory(), today=self.clock().date(),
-                                      keep_runs=self.settings.keep_runs)
-                    session.commit()
-                    return {"full_run": run.id or 0}
+                    return {"full_run": self._full_rematch(session).id or 0}
                 counts = match_pending(session, self.matcher_factory(), today=self.clock().date())
                 session.commit()
                 return counts

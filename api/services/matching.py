@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
 import os
 import sys
 import threading
@@ -316,6 +317,24 @@ def start_niced(proc: BaseProcess, nice: int) -> None:
     helper.join()
     if failed:
         raise failed[0]
+
+
+def run_in_own_process(engine: Any, database_url: str, run_id: int, *, today: date | None, keep_runs: int,
+                       nice: int, started: Callable[[BaseProcess], None] | None = None) -> None:
+    """Carry a started run to the end in a process of its own, spawned (a fresh interpreter) and
+    niced from its start: the engine's Python never holds the caller's interpreter lock, and the
+    caller's requests come first for the CPU. Returns when it has ended; a crash is recorded on the
+    run. ``started`` is told of the process (the web keeps a list of them)."""
+    nice_from_start = nice if NICE_PER_THREAD else 0
+    proc = multiprocessing.get_context("spawn").Process(
+        target=rematch_in_process, args=(database_url, run_id, today, keep_runs, nice - nice_from_start),
+        name=f"match-run-{run_id}", daemon=True)
+    if started is not None:
+        started(proc)
+    start_niced(proc, nice_from_start)
+    proc.join()
+    if proc.exitcode != 0:
+        mark_run_failed(engine, run_id, f"匹配进程异常退出（退出码{proc.exitcode}）")
 
 
 def rematch_in_process(database_url: str, run_id: int, today: date | None, keep_runs: int, nice: int = 0) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
 from api.services.jobs import Jobs, build_scheduler, slot_of
 from models import Demand, JobRun, MatchRun, OutboxMessage, PendingMatch, Recommendation, User
@@ -240,6 +240,22 @@ def test_nightly_rematch_job_and_job_history(world: World, smtp_port: int) -> No
     assert jobs.nightly_rematch() is None
     html = world.web_login("admin").get("/staff/overview").text
     assert "夜间全量匹配" in html
+
+
+def test_the_web_schedulers_full_runs_go_to_a_process_of_their_own(world: World, smtp_port: int) -> None:
+    # As deployed with `make run`: the web process runs the scheduler, and a nightly re-match in
+    # it would hold the interpreter lock its requests need.
+    jobs = make_jobs(world, smtp_port, full_runs_in_own_process=True)
+    run = jobs.nightly_rematch()
+    assert run is not None and run.status == "done"
+    (proc,) = jobs.processes
+    assert proc.exitcode == 0 and proc.pid != os.getpid()
+    with Session(world.engine) as session:
+        match_run = session.get(MatchRun, run.counts["match_run"])
+        assert match_run is not None and match_run.status == "done"
+        assert run.counts["recommendations"] == match_run.n_recommendations > 0
+        assert session.exec(select(func.count()).select_from(Recommendation)
+                            .where(Recommendation.run_id == match_run.id)).one() == match_run.n_recommendations
 
 
 def test_scheduler_defaults_survive_downtime(world: World, smtp_port: int) -> None:
