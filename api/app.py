@@ -52,7 +52,9 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
     app.state.secret = settings.resolved_secret()
     app.state.run_threads = []
     app.state.run_processes = []
-    app.state.matcher_injected = matcher is not None  # an injected matcher cannot follow a run into a process
+    # Full re-matches (started from the web or by its scheduler) in a process of their own; an
+    # injected matcher cannot follow a run there.
+    app.state.full_runs_in_own_process = settings.rematch_process and matcher is None
 
     @lru_cache(maxsize=1)
     def shared_matcher() -> Matcher:
@@ -111,9 +113,8 @@ async def _scheduler_lifespan(app: FastAPI) -> AsyncIterator[None]:
     """In a single-process deployment (`make run`) the web process runs the scheduled jobs too."""
     from api.services.jobs import Jobs, build_scheduler
 
-    settings = app.state.settings
-    jobs = Jobs(app.state.engine, settings, app.state.matcher, secret=app.state.secret, clock=app.state.clock,
-                full_runs_in_own_process=settings.rematch_process and not app.state.matcher_injected)
+    jobs = Jobs(app.state.engine, app.state.settings, app.state.matcher, secret=app.state.secret,
+                clock=app.state.clock, full_runs_in_own_process=app.state.full_runs_in_own_process)
     scheduler = build_scheduler(jobs)
     scheduler.start()
     try:

@@ -157,7 +157,7 @@ async def run_load(base: str, username: str, password: str, *, clients: int = 50
             async with gate:
                 await fetch(path, at)  # from when it was due: waiting for a free client counts
 
-        run_id, started = None, time.perf_counter()
+        run_id = None
         if rematch:
             r = await client.post("/api/v1/match-runs", headers=headers)
             r.raise_for_status()

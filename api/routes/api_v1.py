@@ -453,7 +453,7 @@ def start_match_run(request: Request, session: SessionDep, scope: ScopeDep, user
 def execute_run(app, run_id: int) -> None:  # type: ignore[no-untyped-def]
     settings = app.state.settings
     today = app.state.clock().date()
-    if settings.rematch_process and not app.state.matcher_injected:
+    if app.state.full_runs_in_own_process:
         run_in_own_process(app.state.engine, settings.database_url, run_id, today=today, keep_runs=settings.keep_runs,
                            nice=settings.rematch_nice, started=app.state.run_processes.append)
         return
