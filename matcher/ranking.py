@@ -9,7 +9,10 @@ import numpy as np
 
 def group_order(groups: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """``np.lexsort((-scores, groups))`` (by group, then score descending, ties in input order),
-    several times faster: one unstable sort of a combined key, then the few tied runs re-sorted.
+    several times faster: one stable sort of a combined key. Stable, not a quicker sort with its
+    ties re-sorted after: half of an organization side's keys are tied at Jilin scale (texts
+    repeat), and the pairs come grouped by demand, runs the stable sort (timsort) merges
+    (0.05 against 0.24 s by demand, 0.20 against 0.61 s by organization, 1.8 million pairs).
 
     >>> group_order(np.array([1, 0, 1, 0, 1]), np.array([0.5, 0.2, 0.9, 0.2, 0.5])).tolist()
     [1, 3, 2, 0, 4]
@@ -20,14 +23,7 @@ def group_order(groups: np.ndarray, scores: np.ndarray) -> np.ndarray:
     top = s.max()
     span = top - s.min() + 1.0  # a group's keys stay below the next group's
     key = np.asarray(groups, dtype=np.float64) * span + (top - s)
-    order = np.argsort(key)
-    k = key[order]
-    tied = k[1:] == k[:-1]
-    if tied.any():
-        pos = np.flatnonzero(np.r_[tied, False] | np.r_[False, tied])
-        sub = order[pos]
-        order[pos] = sub[np.lexsort((sub, key[sub]))]
-    return order
+    return np.argsort(key, kind="stable")
 
 
 def rank_within(groups: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
