@@ -19,6 +19,8 @@ from itertools import pairwise
 import numpy as np
 import scipy.sparse as sp
 
+from matcher.vectorize import enable_compiled
+
 Pairs = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
@@ -54,8 +56,9 @@ def prepare_bulk() -> None:
     """Set up a process about to match in bulk (`duijie rematch`, the web's re-match process, the
     benchmark), before its clock starts.
 
-    - Import numba and load the compiled kernel (from numba's cache after the first time): about a
-      second, once per process. Small products (one new demand against everything) never need it.
+    - Import numba and load the compiled kernels (from numba's cache after the first time): about a
+      second, once per process. Small products (one new demand against everything) never need them;
+      fitting the character TF-IDF uses one from then on (``matcher.vectorize``).
     - Large arrays on ordinary pages. numpy asks the kernel for transparent huge pages, and where
       they are given on request ("madvise", as here) a fresh allocation may wait while the kernel
       compacts memory to find one. A bulk run makes many short-lived arrays of tens of MB: without
@@ -70,6 +73,7 @@ def prepare_bulk() -> None:
         multiarray._set_madvise_hugepage(False)  # numpy's runtime switch for its environment setting
     two = sp.csr_matrix(np.ones((2, 1), dtype=np.float32))
     top_pairs_both(two, two, 1, threads=2, force_kernel=True)  # every compiled function, once
+    enable_compiled()  # the character TF-IDF's counting too (matcher.vectorize)
 
 
 def _best_first(values: np.ndarray, k: int) -> Pairs:

@@ -23,6 +23,7 @@ from matcher.regions import RegionIndex, haversine_km
 from matcher.scoring import total_score
 from matcher.signals import N_FUNDS_BINS, funds_bins, scale_fit, scale_upper
 from matcher.text import Tokenizer, char_text
+from matcher.vectorize import fit_transform
 
 Progress = Callable[[str], None]
 
@@ -270,7 +271,7 @@ class Matcher:
         words = word_vec.fit_transform(tokens) if tokens else sp.csr_matrix((0, 0), dtype=np.float32)
         char_vec: TfidfVectorizer | None = self._char_vectorizer()
         try:
-            chars = char_vec.fit_transform([char_text(t) for t in texts])  # type: ignore[union-attr]
+            chars = fit_transform(char_vec, [char_text(t) for t in texts])  # type: ignore[arg-type]
         except ValueError:  # too few documents for min_df
             char_vec, chars = None, sp.csr_matrix((len(texts), 0), dtype=np.float32)
         return word_vec, words, char_vec, chars
