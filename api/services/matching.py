@@ -71,9 +71,13 @@ def demand_record(d: Demand) -> DemandRecord:
 
 def load_organizations(session: Session, *where: Any) -> list[OrganizationRecord]:
     """Organizations as engine records, read as plain rows (default: the active ones), in id order
-    (so that a run's ties break the same way on every database)."""
+    (so that a run's ties break the same way on every database). Through the session's connection:
+    the session's own ``execute`` runs even a select of columns through the ORM's loading, twice
+    as long at Jilin scale (0.47 against 0.24 s). Flushed first, as the session's would be."""
+    session.flush()
     query = select_columns(*(getattr(Organization, c) for c in _ORG_COLUMNS)).order_by(col(Organization.id))
-    return [_org_from_row(r) for r in session.execute(query.where(*(where or (Organization.status == "active",))))]
+    rows = session.connection().execute(query.where(*(where or (Organization.status == "active",))))
+    return [_org_from_row(r) for r in rows]
 
 
 def load_demands(session: Session, *where: Any) -> tuple[list[DemandRecord], dict[int, str]]:
@@ -81,7 +85,8 @@ def load_demands(session: Session, *where: Any) -> tuple[list[DemandRecord], dic
     that were only guessed at import, by demand id. In id order, as organizations are."""
     query = select_columns(*(getattr(Demand, c) for c in _DEMAND_COLUMNS)).order_by(col(Demand.id))
     dems, guessed = [], {}
-    for r in session.execute(query.where(*(where or (Demand.status == "open",)))):
+    session.flush()
+    for r in session.connection().execute(query.where(*(where or (Demand.status == "open",)))):
         dems.append(_demand_from_row(r))
         if r[6]:
             guessed[r[0]] = r[5]
@@ -507,8 +512,14 @@ def _prune_runs(session: Session, keep: int, *, current: int | None = None) -> N
     ).all())
     if current is not None:
         keep_ids.append(current)
-    if keep_ids:
-        session.execute(delete(Recommendation).where(col(Recommendation.run_id).not_in(keep_ids)))
+    if not keep_ids:
+        return
+    # By run, through the index that starts with run_id: ``run_id NOT IN (kept)`` read every row of
+    # every run kept (~1 million at Jilin scale: 0.2 s at each run's end, where runs long pruned
+    # now cost a probe each). Every row's run is a match_run row (a foreign key).
+    drop = list(session.exec(select(MatchRun.id).where(col(MatchRun.id).not_in(keep_ids))).all())
+    for start in range(0, len(drop), 500):
+        session.execute(delete(Recommendation).where(col(Recommendation.run_id).in_(drop[start:start + 500])))
 
 
 def _prune_early(engine: Any, run_id: int, keep: int) -> None:
