@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -166,17 +167,28 @@ def _rematch(session: Session, matcher: Matcher, run: MatchRun, *, today: date |
     stored_tokens.load([o.text for o in orgs] + [d.text for d in dems])
     token_store = time.perf_counter() - began
     written = 0.0
+    staged = _StagedWriter(session) if session.get_bind().dialect.name == "sqlite" else None
 
     def write(batch: RecommendationBatch) -> None:
         # The rows go out as they are explained: they never all sit in memory at once.
         nonlocal written
         began = time.perf_counter()
+        rows = batch_rows(run.id, batch)  # type: ignore[arg-type]
         pruner.join()  # before this session takes SQLite's write lock (the pruner would wait on it)
-        insert_recommendations(session, batch_rows(run.id, batch), key_checks=not checked_at_end)  # type: ignore[arg-type]
+        if staged is not None:
+            staged.write(rows)
+        else:
+            insert_recommendations(session, rows, key_checks=not checked_at_end)
         written += time.perf_counter() - began
 
-    result = matcher.match(orgs, dems, **learning_inputs(session).keyed(), today=today, progress=progress,
-                           sink=write)
+    try:
+        result = matcher.match(orgs, dems, **learning_inputs(session).keyed(), today=today, progress=progress,
+                               sink=write)
+    finally:
+        if staged is not None:
+            began = time.perf_counter()
+            staged.close()  # the last batch moved (or, after a failure, the thread ended)
+            written += time.perf_counter() - began
     del orgs, dems
     pruner.join()  # no rows to write (nothing open): still before this session writes
     if checked_at_end:
@@ -471,6 +483,52 @@ def batch_rows(run_id: int, batch: RecommendationBatch) -> list[tuple[Any, ...]]
     return list(zip(repeat(run_id, n), batch.demand_keys.astype(np.int64).tolist(),
                     batch.organization_keys.astype(np.int64).tolist(), d_rank, o_rank, batch.score.tolist(),
                     signals, map("".join, zip(*reason_columns, strict=False)), strict=True))
+
+
+class _StagedWriter:
+    """SQLite: a re-match's rows written beside the engine. Each batch is staged into a temporary
+    table (the driver's per-row work, in the caller's thread), then moved into ``recommendation``
+    by one ``INSERT ... SELECT`` in a thread of this writer's (the work of the table's two indexes,
+    half of the insert at Jilin scale, inside one SQLite call that lets go of the interpreter lock)
+    while the engine explains the next batch. One row at a time from a second thread would wait
+    for the lock at every row instead. The connection is used by one thread at a time: a batch is
+    staged only once the previous move has ended, which also hands on its failure."""
+
+    _STAGE = "temp.recommendation_stage"
+
+    def __init__(self, session: Session) -> None:
+        self.raw = session.connection().connection.driver_connection
+        columns = ", ".join(_REC_COLUMNS)
+        self.stage_sql = f"INSERT INTO {self._STAGE} ({columns}) VALUES ({', '.join('?' * len(_REC_COLUMNS))})"
+        self.move_sql = f"INSERT INTO recommendation ({columns}) SELECT {columns} FROM {self._STAGE}"
+        # This connection's own, dropped at the end; one a failed run's rollback brought back goes first.
+        self.raw.execute(f"DROP TABLE IF EXISTS {self._STAGE}")  # type: ignore[union-attr]
+        self.raw.execute(f"CREATE TEMP TABLE {self._STAGE[5:]} AS "  # type: ignore[union-attr]
+                         f"SELECT {columns} FROM recommendation WHERE 0")
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="rematch-write")
+        self.moving: Future[None] | None = None
+
+    def _move(self) -> None:
+        self.raw.execute(self.move_sql)  # type: ignore[union-attr]
+        self.raw.execute(f"DELETE FROM {self._STAGE}")  # type: ignore[union-attr]
+
+    def write(self, rows: list[tuple[Any, ...]]) -> None:
+        self.wait()
+        self.raw.executemany(self.stage_sql, rows)  # type: ignore[union-attr]
+        self.moving = self.pool.submit(self._move)
+
+    def wait(self) -> None:
+        if self.moving is not None:
+            moving, self.moving = self.moving, None
+            moving.result()
+
+    def close(self) -> None:
+        """The last move ended (its failure raised here), the thread gone, the stage dropped."""
+        try:
+            self.wait()
+        finally:
+            self.pool.shutdown(wait=True)
+            self.raw.execute(f"DROP TABLE IF EXISTS {self._STAGE}")  # type: ignore[union-attr]
 
 
 def insert_recommendations(session: Session, rows: list[tuple[Any, ...]], *, key_checks: bool = True) -> None:

@@ -6,20 +6,26 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from sqlmodel import Session, col, select
 
 from api.services.matching import (
+    _REC_COLUMNS,
     batch_rows,
     demand_record,
+    latest_run,
     load_demands,
     load_organizations,
     org_record,
     recommendation_rows,
+    run_rematch,
 )
+from api.services.pairings import learning_inputs
 from matcher import DemandRecord, Matcher, OrganizationRecord, Recommendation
+from matcher import engine as engine_module
 from matcher.categories import ACTIONS
 from matcher.explanations import RecommendationBatch
-from models import Demand, Organization
+from models import Demand, MatchRun, Organization
 from tests.world import World
 
 
@@ -94,3 +100,61 @@ def test_numpy_writes_floats_as_python_does() -> None:
     values = np.r_[np.random.default_rng(5).random(2000), np.round(np.random.default_rng(6).random(2000), 4),
                    [1e-05, 1e-4, 1e16, 1.5e16, -0.0, 5e-324, 100.0, 0.1, 2.5, 1e22, 9.999999999999999e-05]]
     assert values.astype(str).tolist() == [repr(v) for v in values.tolist()]
+
+
+def _stored_rows(session: Session, run_id: int) -> list[tuple[object, ...]]:
+    rows = session.connection().exec_driver_sql(
+        f"SELECT {', '.join(_REC_COLUMNS)} FROM recommendation WHERE run_id = {int(run_id)} "
+        "ORDER BY demand_id, organization_id").all()
+    # JSON as text on SQLite, parsed by the driver on PostgreSQL: compared parsed.
+    return [(*r[:6], *(json.loads(v) if isinstance(v, str) else v for v in r[6:])) for r in rows]
+
+
+def test_a_run_stores_exactly_the_rows_the_engine_explains(world: World, shared_matcher: Matcher,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many small batches, so that on SQLite each is staged while the one before is moved in."""
+    monkeypatch.setattr(engine_module, "SINK_CHUNK", 3)
+    with Session(world.engine) as session:
+        run = run_rematch(session, shared_matcher)
+        session.commit()
+        assert run.id is not None
+        stored = _stored_rows(session, run.id)
+        expected: list[tuple[object, ...]] = []
+        shared_matcher.match(load_organizations(session), load_demands(session)[0],
+                             **learning_inputs(session).keyed(),
+                             sink=lambda batch: expected.extend(batch_rows(run.id, batch)))  # type: ignore[arg-type]
+    assert run.n_recommendations == len(stored) > 3 * 4
+    assert stored == sorted(((*r[:6], json.loads(r[6]), json.loads(r[7])) for r in expected),
+                            key=lambda r: (r[1], r[2]))
+
+
+def test_a_write_that_fails_beside_the_engine_fails_the_run_and_writes_nothing(
+        world: World, shared_matcher: Matcher, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite: the move into the table fails in the writer's thread, a few batches in; the run ends
+    failed with the database's reason, none of its rows kept, the latest lists untouched."""
+    if world.engine.dialect.name != "sqlite":
+        pytest.skip("the staged write is SQLite's")
+    monkeypatch.setattr(engine_module, "SINK_CHUNK", 3)
+    with Session(world.engine) as session:
+        before = latest_run(session)
+        assert before is not None and before.id is not None
+        before_id = before.id
+        kept = _stored_rows(session, before_id)
+        session.connection().exec_driver_sql(
+            "CREATE TRIGGER full_disk BEFORE INSERT ON recommendation "
+            f"WHEN (SELECT count(*) FROM recommendation WHERE run_id > {before_id}) >= 7 "
+            "BEGIN SELECT RAISE(ABORT, '磁盘已满'); END")
+        session.commit()
+    with Session(world.engine) as session, pytest.raises(Exception, match="磁盘已满"):
+        run_rematch(session, shared_matcher)
+    with Session(world.engine) as session:
+        last = session.exec(select(MatchRun).order_by(col(MatchRun.id).desc())).first()
+        assert last is not None and last.status == "failed" and "磁盘已满" in (last.error or "")
+        assert _stored_rows(session, last.id) == []  # type: ignore[arg-type]
+        assert latest_run(session).id == before_id  # type: ignore[union-attr]
+        assert _stored_rows(session, before_id) == kept
+        session.connection().exec_driver_sql("DROP TRIGGER full_disk")
+        session.commit()
+    with Session(world.engine) as session:  # the connection's stage is gone with the failure: runs go on
+        assert run_rematch(session, shared_matcher).status == "done"
+        session.commit()
