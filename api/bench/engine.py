@@ -242,9 +242,11 @@ _block_run = 0
 def _block_worker(url: str, run_id: int) -> None:
     from api.db import make_engine
     from matcher import Matcher
+    from matcher.candidates import prepare_bulk
 
     global _block_matcher, _block_engine, _block_run
     _block_matcher, _block_engine, _block_run = Matcher(), make_engine(url), run_id
+    prepare_bulk()  # a process that matches in bulk, set up as `duijie rematch` sets up its own
 
 
 def _block_records(engine, span: tuple[int, int, int, int]):  # type: ignore[no-untyped-def]
