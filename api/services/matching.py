@@ -167,7 +167,7 @@ def _rematch(session: Session, matcher: Matcher, run: MatchRun, *, today: date |
     stored_tokens.load([o.text for o in orgs] + [d.text for d in dems])
     token_store = time.perf_counter() - began
     written = 0.0
-    staged = _StagedWriter(session) if session.get_bind().dialect.name == "sqlite" else None
+    writer = _BackgroundWriter.of(session, key_checks=not checked_at_end)
 
     def write(batch: RecommendationBatch) -> None:
         # The rows go out as they are explained: they never all sit in memory at once.
@@ -175,8 +175,8 @@ def _rematch(session: Session, matcher: Matcher, run: MatchRun, *, today: date |
         began = time.perf_counter()
         rows = batch_rows(run.id, batch)  # type: ignore[arg-type]
         pruner.join()  # before this session takes SQLite's write lock (the pruner would wait on it)
-        if staged is not None:
-            staged.write(rows)
+        if writer is not None:
+            writer.write(rows)
         else:
             insert_recommendations(session, rows, key_checks=not checked_at_end)
         written += time.perf_counter() - began
@@ -185,9 +185,9 @@ def _rematch(session: Session, matcher: Matcher, run: MatchRun, *, today: date |
         result = matcher.match(orgs, dems, **learning_inputs(session).keyed(), today=today, progress=progress,
                                sink=write)
     finally:
-        if staged is not None:
+        if writer is not None:
             began = time.perf_counter()
-            staged.close()  # the last batch moved (or, after a failure, the thread ended)
+            writer.close()  # the last batch written (or, after a failure, the thread ended)
             written += time.perf_counter() - began
     del orgs, dems
     pruner.join()  # no rows to write (nothing open): still before this session writes
@@ -485,50 +485,66 @@ def batch_rows(run_id: int, batch: RecommendationBatch) -> list[tuple[Any, ...]]
                     signals, map("".join, zip(*reason_columns, strict=False)), strict=True))
 
 
-class _StagedWriter:
-    """SQLite: a re-match's rows written beside the engine. Each batch is staged into a temporary
-    table (the driver's per-row work, in the caller's thread), then moved into ``recommendation``
-    by one ``INSERT ... SELECT`` in a thread of this writer's (the work of the table's two indexes,
-    half of the insert at Jilin scale, inside one SQLite call that lets go of the interpreter lock)
-    while the engine explains the next batch. One row at a time from a second thread would wait
-    for the lock at every row instead. The connection is used by one thread at a time: a batch is
-    staged only once the previous move has ended, which also hands on its failure."""
+class _BackgroundWriter:
+    """A re-match's rows written beside the engine: while the engine explains the next batch, a
+    thread of this writer's waits on the database for the last one. One thread uses the connection
+    at a time (a batch goes out only once the one before has ended, which also hands on its failure).
+
+    PostgreSQL: the thread sends each batch with COPY and waits for the server to store it (its
+    insert and index work is in the server's process; the driver lets go of the interpreter lock).
+    SQLite: each batch is staged into a temporary table (the driver's per-row work, in the caller's
+    thread), then moved into ``recommendation`` by one ``INSERT ... SELECT`` in the writer's thread:
+    the two indexes' work, half of the insert at Jilin scale, inside one SQLite call that lets go
+    of the lock. Inserting row by row from a second thread would instead wait for the lock at every
+    row."""
 
     _STAGE = "temp.recommendation_stage"
 
-    def __init__(self, session: Session) -> None:
-        self.raw = session.connection().connection.driver_connection
-        columns = ", ".join(_REC_COLUMNS)
-        self.stage_sql = f"INSERT INTO {self._STAGE} ({columns}) VALUES ({', '.join('?' * len(_REC_COLUMNS))})"
-        self.move_sql = f"INSERT INTO recommendation ({columns}) SELECT {columns} FROM {self._STAGE}"
-        # This connection's own, dropped at the end; one a failed run's rollback brought back goes first.
-        self.raw.execute(f"DROP TABLE IF EXISTS {self._STAGE}")  # type: ignore[union-attr]
-        self.raw.execute(f"CREATE TEMP TABLE {self._STAGE[5:]} AS "  # type: ignore[union-attr]
-                         f"SELECT {columns} FROM recommendation WHERE 0")
+    @classmethod
+    def of(cls, session: Session, *, key_checks: bool) -> _BackgroundWriter | None:
+        """None for a database without either way (the caller writes each batch itself)."""
+        conn = session.connection()
+        return cls(conn, key_checks=key_checks) if conn.dialect.name in ("sqlite", "postgresql") else None
+
+    def __init__(self, conn: Any, *, key_checks: bool) -> None:
+        self.raw = conn.connection.driver_connection
+        self.sqlite = conn.dialect.name == "sqlite"
+        self.key_checks = key_checks
+        if self.sqlite:
+            columns = ", ".join(_REC_COLUMNS)
+            self.stage_sql = f"INSERT INTO {self._STAGE} ({columns}) VALUES ({', '.join('?' * len(_REC_COLUMNS))})"
+            self.move_sql = f"INSERT INTO recommendation ({columns}) SELECT {columns} FROM {self._STAGE}"
+            # This connection's own, dropped at the end; one a failed run's rollback brought back goes first.
+            self.raw.execute(f"DROP TABLE IF EXISTS {self._STAGE}")
+            self.raw.execute(f"CREATE TEMP TABLE {self._STAGE[5:]} AS SELECT {columns} FROM recommendation WHERE 0")
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="rematch-write")
-        self.moving: Future[None] | None = None
+        self.pending: Future[None] | None = None
 
     def _move(self) -> None:
-        self.raw.execute(self.move_sql)  # type: ignore[union-attr]
-        self.raw.execute(f"DELETE FROM {self._STAGE}")  # type: ignore[union-attr]
+        self.raw.execute(self.move_sql)
+        self.raw.execute(f"DELETE FROM {self._STAGE}")
 
     def write(self, rows: list[tuple[Any, ...]]) -> None:
         self.wait()
-        self.raw.executemany(self.stage_sql, rows)  # type: ignore[union-attr]
-        self.moving = self.pool.submit(self._move)
+        if self.sqlite:
+            self.raw.executemany(self.stage_sql, rows)
+            self.pending = self.pool.submit(self._move)
+        else:
+            self.pending = self.pool.submit(_copy_rows, self.raw, rows, self.key_checks)
 
     def wait(self) -> None:
-        if self.moving is not None:
-            moving, self.moving = self.moving, None
-            moving.result()
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            pending.result()
 
     def close(self) -> None:
-        """The last move ended (its failure raised here), the thread gone, the stage dropped."""
+        """The last batch written (its failure raised here), the thread gone, the stage dropped."""
         try:
             self.wait()
         finally:
             self.pool.shutdown(wait=True)
-            self.raw.execute(f"DROP TABLE IF EXISTS {self._STAGE}")  # type: ignore[union-attr]
+            if self.sqlite:
+                self.raw.execute(f"DROP TABLE IF EXISTS {self._STAGE}")
 
 
 def insert_recommendations(session: Session, rows: list[tuple[Any, ...]], *, key_checks: bool = True) -> None:
@@ -544,16 +560,7 @@ def insert_recommendations(session: Session, rows: list[tuple[Any, ...]], *, key
     conn = session.connection()
     columns = ", ".join(_REC_COLUMNS)
     if conn.dialect.name == "postgresql":
-        driver = conn.connection.driver_connection
-        with driver.cursor() as cur:  # type: ignore[union-attr]
-            if not key_checks:
-                cur.execute("SET LOCAL session_replication_role = replica")
-            with cur.copy(f"COPY recommendation ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            if not key_checks:
-                # Back on for the rest of the transaction; after a failure the rollback undoes it.
-                cur.execute("SET LOCAL session_replication_role = origin")
+        _copy_rows(conn.connection.driver_connection, rows, key_checks)
     elif conn.dialect.name == "sqlite":
         marks = ", ".join("?" * len(_REC_COLUMNS))
         conn.exec_driver_sql(f"INSERT INTO recommendation ({columns}) VALUES ({marks})", rows)
@@ -561,6 +568,19 @@ def insert_recommendations(session: Session, rows: list[tuple[Any, ...]], *, key
         session.execute(insert(Recommendation), [
             {**dict(zip(_REC_COLUMNS, row, strict=True)), "signals": json.loads(row[6]), "reasons": json.loads(row[7])}
             for row in rows])
+
+
+def _copy_rows(driver: Any, rows: list[tuple[Any, ...]], key_checks: bool) -> None:
+    """PostgreSQL: the rows by COPY, in the connection's transaction (see ``insert_recommendations``)."""
+    with driver.cursor() as cur:
+        if not key_checks:
+            cur.execute("SET LOCAL session_replication_role = replica")
+        with cur.copy(f"COPY recommendation ({', '.join(_REC_COLUMNS)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        if not key_checks:
+            # Back on for the rest of the transaction; after a failure the rollback undoes it.
+            cur.execute("SET LOCAL session_replication_role = origin")
 
 
 def _prune_runs(session: Session, keep: int, *, current: int | None = None) -> None:

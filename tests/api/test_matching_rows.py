@@ -130,30 +130,34 @@ def test_a_run_stores_exactly_the_rows_the_engine_explains(world: World, shared_
 
 def test_a_write_that_fails_beside_the_engine_fails_the_run_and_writes_nothing(
         world: World, shared_matcher: Matcher, monkeypatch: pytest.MonkeyPatch) -> None:
-    """SQLite: the move into the table fails in the writer's thread, a few batches in; the run ends
-    failed with the database's reason, none of its rows kept, the latest lists untouched."""
-    if world.engine.dialect.name != "sqlite":
-        pytest.skip("the staged write is SQLite's")
+    """The database refuses a row of a batch halfway through the run, in the writer's thread (SQLite:
+    the move from the stage; PostgreSQL: the COPY): the run ends failed with the database's reason,
+    none of its rows kept, the latest lists untouched, and the next run goes on."""
     monkeypatch.setattr(engine_module, "SINK_CHUNK", 3)
     with Session(world.engine) as session:
         before = latest_run(session)
         assert before is not None and before.id is not None
         before_id = before.id
         kept = _stored_rows(session, before_id)
-        session.connection().exec_driver_sql(
-            "CREATE TRIGGER full_disk BEFORE INSERT ON recommendation "
-            f"WHEN (SELECT count(*) FROM recommendation WHERE run_id > {before_id}) >= 7 "
-            "BEGIN SELECT RAISE(ABORT, '磁盘已满'); END")
+        refused = int(kept[len(kept) // 2][1])  # type: ignore[call-overload]  # a demand halfway down the rows
+        if world.engine.dialect.name == "sqlite":
+            session.connection().exec_driver_sql(
+                f"CREATE TRIGGER full_disk BEFORE INSERT ON recommendation WHEN NEW.demand_id = {refused} "
+                f"AND NEW.run_id > {before_id} BEGIN SELECT RAISE(ABORT, 'full_disk'); END")
+        else:  # a check holds whatever the triggers' setting (the COPY may run without them)
+            session.connection().exec_driver_sql(
+                f"ALTER TABLE recommendation ADD CONSTRAINT full_disk CHECK (demand_id <> {refused}) NOT VALID")
         session.commit()
-    with Session(world.engine) as session, pytest.raises(Exception, match="磁盘已满"):
+    with Session(world.engine) as session, pytest.raises(Exception, match="full_disk"):
         run_rematch(session, shared_matcher)
     with Session(world.engine) as session:
         last = session.exec(select(MatchRun).order_by(col(MatchRun.id).desc())).first()
-        assert last is not None and last.status == "failed" and "磁盘已满" in (last.error or "")
+        assert last is not None and last.status == "failed" and "full_disk" in (last.error or "")
         assert _stored_rows(session, last.id) == []  # type: ignore[arg-type]
         assert latest_run(session).id == before_id  # type: ignore[union-attr]
         assert _stored_rows(session, before_id) == kept
-        session.connection().exec_driver_sql("DROP TRIGGER full_disk")
+        session.connection().exec_driver_sql("DROP TRIGGER full_disk" if world.engine.dialect.name == "sqlite"
+                                             else "ALTER TABLE recommendation DROP CONSTRAINT full_disk")
         session.commit()
     with Session(world.engine) as session:  # the connection's stage is gone with the failure: runs go on
         assert run_rematch(session, shared_matcher).status == "done"
