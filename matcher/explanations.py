@@ -220,10 +220,16 @@ class Explainer:
         funds, needed = self.funds[a_o], self.needed[a_d]
         known = ~np.isnan(funds) & ~np.isnan(needed) & (needed > 0)
         if known.any():
-            triples = np.column_stack([funds[known], needed[known], scale[known] >= 0.8])
-            unique, inverse = np.unique(triples, axis=0, return_inverse=True)
-            ids = np.array([self._part(scale_reason(f, n, bool(fits))) for f, n, fits in unique.tolist()],
-                           dtype=np.int64)
+            # Each distinct (funds, needed, fits) once, in np.unique(axis=0)'s order, from one int key
+            # per pair (its row-wise unique sorted rows as opaque bytes: ~6 times slower).
+            f_values, f_code = np.unique(funds[known], return_inverse=True)
+            n_values, n_code = np.unique(needed[known], return_inverse=True)
+            key = (f_code.ravel() * len(n_values) + n_code.ravel()) * 2 + (scale[known] >= 0.8)
+            unique, inverse = np.unique(key, return_inverse=True)
+            pair, fits = np.divmod(unique, 2)
+            ids = np.array([self._part(scale_reason(f, n, bool(fit))) for f, n, fit in zip(
+                f_values[pair // len(n_values)].tolist(), n_values[pair % len(n_values)].tolist(), fits.tolist(),
+                strict=True)], dtype=np.int64)
             out[known, 2] = ids[inverse.ravel()]
         out[:, 3] = self.o_feedback[a_o]
         out[:, 4] = self.o_rating[a_o]
