@@ -498,7 +498,7 @@ class _BackgroundWriter:
     of the lock. Inserting row by row from a second thread would instead wait for the lock at every
     row."""
 
-    _STAGE = "temp.recommendation_stage"
+    _STAGE = "recommendation_stage"  # in the connection's temp schema
 
     @classmethod
     def of(cls, session: Session, *, key_checks: bool) -> _BackgroundWriter | None:
@@ -512,17 +512,17 @@ class _BackgroundWriter:
         self.key_checks = key_checks
         if self.sqlite:
             columns = ", ".join(_REC_COLUMNS)
-            self.stage_sql = f"INSERT INTO {self._STAGE} ({columns}) VALUES ({', '.join('?' * len(_REC_COLUMNS))})"
-            self.move_sql = f"INSERT INTO recommendation ({columns}) SELECT {columns} FROM {self._STAGE}"
+            self.stage_sql = f"INSERT INTO temp.{self._STAGE} ({columns}) VALUES ({', '.join('?' * len(_REC_COLUMNS))})"
+            self.move_sql = f"INSERT INTO recommendation ({columns}) SELECT {columns} FROM temp.{self._STAGE}"
             # This connection's own, dropped at the end; one a failed run's rollback brought back goes first.
-            self.raw.execute(f"DROP TABLE IF EXISTS {self._STAGE}")
-            self.raw.execute(f"CREATE TEMP TABLE {self._STAGE[5:]} AS SELECT {columns} FROM recommendation WHERE 0")
+            self.raw.execute(f"DROP TABLE IF EXISTS temp.{self._STAGE}")
+            self.raw.execute(f"CREATE TEMP TABLE {self._STAGE} AS SELECT {columns} FROM recommendation WHERE 0")
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="rematch-write")
         self.pending: Future[None] | None = None
 
     def _move(self) -> None:
         self.raw.execute(self.move_sql)
-        self.raw.execute(f"DELETE FROM {self._STAGE}")
+        self.raw.execute(f"DELETE FROM temp.{self._STAGE}")
 
     def write(self, rows: list[tuple[Any, ...]]) -> None:
         self.wait()
@@ -544,7 +544,7 @@ class _BackgroundWriter:
         finally:
             self.pool.shutdown(wait=True)
             if self.sqlite:
-                self.raw.execute(f"DROP TABLE IF EXISTS {self._STAGE}")
+                self.raw.execute(f"DROP TABLE IF EXISTS temp.{self._STAGE}")
 
 
 def insert_recommendations(session: Session, rows: list[tuple[Any, ...]], *, key_checks: bool = True) -> None:
