@@ -25,15 +25,10 @@ def _slot(key, mask):  # type: ignore[no-untyped-def]
 
 
 @njit(nogil=True, cache=True)
-def ngram_ids(rank, starts, lengths, min_n, max_n, base):  # type: ignore[no-untyped-def]
-    """Every n-gram of every document, emitted as scikit-learn's char analyzer emits them (per
-    document, the shortest n first, left to right), as the id of its key (ids in order of first
-    appearance). Returns (ids, keys by id)."""
-    total = 0
-    for d in range(len(starts)):
-        for n in range(min_n, max_n + 1):
-            if lengths[d] >= n:
-                total += lengths[d] - n + 1
+def ngram_ids(rank, starts, lengths, total, min_n, max_n, base):  # type: ignore[no-untyped-def]
+    """Every n-gram of every document (``total`` of them), emitted as scikit-learn's char analyzer
+    emits them (per document, the shortest n first, left to right), as the id of its key (ids in
+    order of first appearance). Returns (ids, keys by id)."""
     ids = np.empty(total, dtype=np.int32)
     size = 1 << 16
     table_keys = np.full(size, _EMPTY, dtype=np.int64)

@@ -32,12 +32,8 @@ _compiled = False
 def enable_compiled() -> None:
     """Count with the compiled kernels from now on in this process (loading them now)."""
     global _compiled
-    from matcher import _ngrams  # numba's cached machine code
-
-    vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 2))
     _compiled = True
-    fit_transform(vec, ["ab", "ba"])  # every kernel, once
-    del _ngrams
+    fit_transform(TfidfVectorizer(analyzer="char", ngram_range=(1, 2)), ["ab", "ba"])  # every kernel, once
 
 
 def fit_transform(vectorizer: TfidfVectorizer, docs: Sequence[Any]) -> sp.csr_matrix:
@@ -87,12 +83,12 @@ def _count(vectorizer: TfidfVectorizer, docs: Sequence[Any]) -> tuple[dict[str, 
     rank = (np.cumsum(present) * present)[code].astype(np.int64)
     lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
     starts = np.cumsum(lengths) - lengths
-    ids, keys = _ngrams.ngram_ids(rank, starts, lengths, min_n, max_n, base)
-    if len(keys) == 0:
-        return None  # scikit-learn's error: an empty vocabulary
-    per_doc = sum(np.maximum(lengths - n + 1, 0) for n in range(min_n, max_n + 1))
+    # Where each document's n-grams start among all emitted ones.
     row_ptr = np.zeros(len(texts) + 1, dtype=np.int64)
-    np.cumsum(per_doc, out=row_ptr[1:])
+    np.cumsum(sum(np.maximum(lengths - n + 1, 0) for n in range(min_n, max_n + 1)), out=row_ptr[1:])
+    if row_ptr[-1] == 0:
+        return None  # scikit-learn's error: an empty vocabulary
+    ids, keys = _ngrams.ngram_ids(rank, starts, lengths, row_ptr[-1], min_n, max_n, base)
     indptr, row_ids, counts = _ngrams.row_counts(ids, row_ptr, len(keys))
     df = np.bincount(row_ids, minlength=len(keys))
     n_docs = len(texts)
