@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     # would hold the interpreter for seconds at a time and every request would wait behind it.
     rematch_process: bool = True
     rematch_nice: int = 10  # that process's lower CPU priority: requests first (0: the same as the web's)
+    # And in Linux's idle class while it only computes (a request's wake-up then never waits out its
+    # time slice); back at its nice value before it writes. Only where it may leave the class again.
+    rematch_idle: bool = True
 
     def resolved_secret(self) -> str:
         if self.secret_key:

@@ -455,7 +455,8 @@ def execute_run(app, run_id: int) -> None:  # type: ignore[no-untyped-def]
     today = app.state.clock().date()
     if app.state.full_runs_in_own_process:
         run_in_own_process(app.state.engine, settings.database_url, run_id, today=today, keep_runs=settings.keep_runs,
-                           nice=settings.rematch_nice, started=app.state.run_processes.append)
+                           nice=settings.rematch_nice, idle=settings.rematch_idle,
+                           started=app.state.run_processes.append)
         return
     run_recorded(app.state.engine, app.state.matcher(), run_id, today=today, keep_runs=settings.keep_runs)
 

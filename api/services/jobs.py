@@ -175,7 +175,8 @@ class Jobs:
         run = start_run(session, self.matcher_factory())
         session.commit()
         run_in_own_process(self.engine, self.settings.database_url, run.id,  # type: ignore[arg-type]
-                           today=today, keep_runs=keep, nice=self.settings.rematch_nice, started=self.processes.append)
+                           today=today, keep_runs=keep, nice=self.settings.rematch_nice,
+                           idle=self.settings.rematch_idle, started=self.processes.append)
         session.refresh(run)
         if run.status != "done":
             raise RuntimeError(run.error or f"第{run.id}次匹配未完成")

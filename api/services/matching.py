@@ -6,7 +6,6 @@ import json
 import math
 import multiprocessing
 import os
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -26,6 +25,7 @@ from sqlmodel import Session, col, select
 
 from api.db import FOREIGN_KEYS_PAUSED
 from api.errors import Conflict, NotFound
+from api.services import priority
 from api.services.tokens import StoredTokens
 from matcher import DemandRecord, Matcher, OrganizationRecord
 from matcher import Recommendation as EngineRecommendation
@@ -177,6 +177,7 @@ def _rematch(session: Session, matcher: Matcher, run: MatchRun, *, today: date |
         nonlocal written
         began = time.perf_counter()
         rows = batch_rows(run.id, batch)  # type: ignore[arg-type]
+        priority.leave_idle()  # this thread holds the write from here to the commit: never starved
         pruner.join()  # before this session takes SQLite's write lock (the pruner would wait on it)
         if writer is not None:
             writer.write(rows)
@@ -193,6 +194,7 @@ def _rematch(session: Session, matcher: Matcher, run: MatchRun, *, today: date |
             writer.close()  # the last batch written (or, after a failure, the thread ended)
             written += time.perf_counter() - began
     del orgs, dems
+    priority.leave_idle()  # a run without rows to write still writes the rest
     pruner.join()  # no rows to write (nothing open): still before this session writes
     if checked_at_end:
         _drop_vanished(session, run.id, *read_ids)
@@ -310,48 +312,20 @@ def mark_run_failed(engine: Any, run_id: int, error: str) -> None:
             session.commit()
 
 
-NICE_PER_THREAD = sys.platform.startswith("linux")  # Linux keeps the nice value per thread
-
-
-def start_niced(proc: BaseProcess, nice: int) -> None:
-    """Start ``proc`` at ``nice`` from its first instruction, so that its start (the interpreter,
-    numpy, scikit-learn, jieba, numba: ~4 s of a core) yields to the web's requests as the run
-    itself does; niced by the run's own code, a web re-match's first seconds doubled the requests'
-    p99 (BENCHMARKS.md). A child process starts with the nice value of the thread that started it,
-    so a helper thread lowers its own and starts it; the caller's threads keep theirs. Only where
-    ``NICE_PER_THREAD``: elsewhere the call would lower the whole web process."""
-    if nice <= 0 or not NICE_PER_THREAD:
-        proc.start()
-        return
-    failed: list[BaseException] = []
-
-    def start() -> None:
-        try:
-            os.nice(nice)
-            proc.start()
-        except BaseException as exc:  # raised again in the caller's thread
-            failed.append(exc)
-
-    helper = threading.Thread(target=start, name="start-niced")
-    helper.start()
-    helper.join()
-    if failed:
-        raise failed[0]
-
-
 def run_in_own_process(engine: Any, database_url: str, run_id: int, *, today: date | None, keep_runs: int,
-                       nice: int, started: Callable[[BaseProcess], None] | None = None) -> None:
+                       nice: int, idle: bool = False, started: Callable[[BaseProcess], None] | None = None) -> None:
     """Carry a started run to the end in a process of its own, spawned (a fresh interpreter) and
-    niced from its start: the engine's Python never holds the caller's interpreter lock, and the
-    caller's requests come first for the CPU. Returns when it has ended; a crash is recorded on the
-    run. ``started`` is told of the process (the web keeps a list of them)."""
-    nice_from_start = nice if NICE_PER_THREAD else 0
+    niced (and with ``idle`` in the idle class until it writes) from its start: the engine's Python
+    never holds the caller's interpreter lock, and the caller's requests come first for the CPU.
+    Returns when it has ended; a crash is recorded on the run. ``started`` is told of the process
+    (the web keeps a list of them)."""
+    nice_from_start = nice if priority.PER_THREAD else 0
     proc = multiprocessing.get_context("spawn").Process(
         target=rematch_in_process, args=(database_url, run_id, today, keep_runs, nice - nice_from_start),
         name=f"match-run-{run_id}", daemon=True)
     if started is not None:
         started(proc)
-    start_niced(proc, nice_from_start)
+    priority.start_niced(proc, nice_from_start, idle=idle)
     proc.join()
     if proc.exitcode != 0:
         mark_run_failed(engine, run_id, f"匹配进程异常退出（退出码{proc.exitcode}）")
@@ -521,7 +495,7 @@ class _BackgroundWriter:
             # This connection's own, dropped at the end; one a failed run's rollback brought back goes first.
             self.raw.execute(f"DROP TABLE IF EXISTS temp.{self._STAGE}")
             self.raw.execute(f"CREATE TEMP TABLE {self._STAGE} AS SELECT {_REC_LIST} FROM recommendation WHERE 0")
-        self.pool = ThreadPoolExecutor(1, thread_name_prefix="rematch-write")
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="rematch-write", initializer=priority.leave_idle)
         self.pending: Future[None] | None = None
 
     def _move(self) -> None:
@@ -607,6 +581,7 @@ def _prune_early(engine: Any, run_id: int, keep: int) -> None:
     it keeps until this one is done (users see the latest lists meanwhile), in a transaction of its
     own. One DELETE runs in the database without the interpreter lock, so it overlaps the engine's
     Python (~0.9 s of 324,000 rows at Jilin scale, otherwise at the end of every nightly run)."""
+    priority.leave_idle()  # it holds the rows it deletes (and on SQLite the write lock) until it commits
     with Session(engine) as session:
         _prune_runs(session, max(keep - 1, 1), current=run_id)
         session.commit()

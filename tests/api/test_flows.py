@@ -14,14 +14,7 @@ from sqlmodel import Session, col, func, select
 from api.app import create_app
 from api.db import session_scope
 from api.errors import Conflict
-from api.services.matching import (
-    NICE_PER_THREAD,
-    STALE_RUN_S,
-    rematch_in_process,
-    run_rematch,
-    start_niced,
-    start_run,
-)
+from api.services.matching import STALE_RUN_S, rematch_in_process, run_rematch, start_run
 from matcher import Matcher
 from models import Demand, MatchRun, Pairing, PairingDecision, Recommendation, User
 from tests.factories import demand_row, write_csv
@@ -381,23 +374,6 @@ def test_the_web_rematch_process_yields_the_cpu_to_requests(world: World, shared
     assert proc.exitcode == 0 and niceness == os.nice(0) + 7
     with Session(world.engine) as session:
         assert session.get(MatchRun, run_id).status == "done"  # type: ignore[union-attr]
-
-
-def _report_priority(out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    out.put(os.nice(0))
-
-
-@pytest.mark.skipif(not NICE_PER_THREAD, reason="Linux: the nice value is kept per thread")
-def test_a_process_started_niced_runs_niced_from_its_first_instruction_and_the_starter_is_not() -> None:
-    ctx = multiprocessing.get_context("spawn")
-    out = ctx.Queue()
-    proc = ctx.Process(target=_report_priority, args=(out,))
-    own = os.nice(0)
-    start_niced(proc, 7)
-    niceness = out.get(timeout=120)  # the target's first statement: nothing of ours lowered it
-    proc.join(timeout=60)
-    assert proc.exitcode == 0 and niceness == min(19, own + 7)
-    assert os.nice(0) == own  # the web's threads keep their priority
 
 
 def test_old_runs_are_deleted_while_the_engine_works_and_the_latest_lists_stay(world: World,
