@@ -158,7 +158,8 @@ def _rematch(session: Session, matcher: Matcher, run: MatchRun, *, today: date |
         # rows spill to the WAL mid-transaction (the insert is ~25 % faster at Jilin scale). For this
         # connection only, until it closes (a pooled one in the scheduler's process keeps it).
         session.connection().exec_driver_sql(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
-    pruner = threading.Thread(target=_prune_early, args=(session.get_bind(), run.id, keep_runs),
+    pruned: list[int] = []  # the runs whose rows the early delete removed, once it has committed
+    pruner = threading.Thread(target=_prune_early, args=(session.get_bind(), run.id, keep_runs, pruned),
                               name=f"prune-before-run-{run.id}", daemon=True)
     pruner.start()
     checked_at_end = _pause_foreign_keys(session)
@@ -226,7 +227,10 @@ def _rematch(session: Session, matcher: Matcher, run: MatchRun, *, today: date |
     run.timings = {k: round(v, 3) for k, v in timings.items()}
     run.duration_s = round(time.perf_counter() - started, 3)
     session.add(run)
-    _prune_runs(session, keep_runs)  # what the early delete left: the run it kept, or all of it if it failed
+    # What the early delete left: the run it kept, or all of it if it failed. Not its runs again: on
+    # PostgreSQL their rows are dead but still in the indexes until a vacuum, and a second delete
+    # visits every one of them (0.8–1.2 s of the server's at Jilin scale) to find nothing.
+    _prune_runs(session, keep_runs, done=pruned)
     # Everything queued for incremental matching before this run began is covered by it.
     session.execute(delete(PendingMatch).where(col(PendingMatch.queued_at) <= run.started_at))
     session.flush()
@@ -559,32 +563,37 @@ def _copy_rows(driver: Any, rows: list[tuple[Any, ...]], key_checks: bool) -> No
             cur.execute("SET LOCAL session_replication_role = origin")
 
 
-def _prune_runs(session: Session, keep: int, *, current: int | None = None) -> None:
-    """Delete the recommendations of all but the newest ``keep`` done runs (and ``current``'s)."""
+def _prune_runs(session: Session, keep: int, *, current: int | None = None, done: Iterable[int] = ()) -> list[int]:
+    """Delete the recommendations of all but the newest ``keep`` done runs (and ``current``'s), but
+    of the runs ``done`` (already pruned); returns the runs it pruned."""
     keep_ids = list(session.exec(
         select(MatchRun.id).where(MatchRun.status == "done").order_by(col(MatchRun.id).desc()).limit(keep)
     ).all())
     if current is not None:
         keep_ids.append(current)
     if not keep_ids:
-        return
+        return []
     # By run, through the index that starts with run_id: ``run_id NOT IN (kept)`` read every row of
     # every run kept (~1 million at Jilin scale: 0.2 s at each run's end, where runs long pruned
     # now cost a probe each). Every row's run is a match_run row (a foreign key).
-    drop = list(session.exec(select(MatchRun.id).where(col(MatchRun.id).not_in(keep_ids))).all())
+    skip = set(done)
+    drop = [i for i in session.exec(select(MatchRun.id).where(col(MatchRun.id).not_in(keep_ids))).all()
+            if i not in skip]
     for start in range(0, len(drop), 500):
         session.execute(delete(Recommendation).where(col(Recommendation.run_id).in_(drop[start:start + 500])))
+    return drop  # type: ignore[return-value]
 
 
-def _prune_early(engine: Any, run_id: int, keep: int) -> None:
+def _prune_early(engine: Any, run_id: int, keep: int, pruned: list[int]) -> None:
     """While the engine works: delete the rows the run's end would delete, but the one older run
     it keeps until this one is done (users see the latest lists meanwhile), in a transaction of its
     own. One DELETE runs in the database without the interpreter lock, so it overlaps the engine's
     Python (~0.9 s of 324,000 rows at Jilin scale, otherwise at the end of every nightly run)."""
     priority.leave_idle()  # it holds the rows it deletes (and on SQLite the write lock) until it commits
     with Session(engine) as session:
-        _prune_runs(session, max(keep - 1, 1), current=run_id)
+        dropped = _prune_runs(session, max(keep - 1, 1), current=run_id)
         session.commit()
+    pruned.extend(dropped)
 
 
 # The run users see: the newest that finished. One definition, for ``latest_run`` and inside the

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 from sqlmodel import Session, col, func, select
 
 from api.app import create_app
@@ -397,3 +398,26 @@ def test_old_runs_are_deleted_while_the_engine_works_and_the_latest_lists_stay(w
     with Session(world.engine) as session:
         kept = session.exec(select(Recommendation.run_id).distinct()).all()
     assert sorted(kept) == [2, 3]
+
+
+def test_a_run_deletes_each_old_run_once_not_again_at_its_end(world: World, shared_matcher: Matcher) -> None:
+    # On PostgreSQL a second delete of a run just deleted visits each of its dead rows again.
+    deleted: list[int] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        if statement.startswith("DELETE FROM recommendation"):
+            values = parameters.values() if isinstance(parameters, dict) else parameters
+            deleted.extend(v for v in values if isinstance(v, int))
+
+    runs: list[int] = []
+    for keep in (3, 3, 3, 2):
+        if keep == 2:
+            event.listen(world.engine, "before_cursor_execute", seen)
+        with Session(world.engine) as session:
+            runs.append(run_rematch(session, shared_matcher, keep_runs=keep).id)  # type: ignore[arg-type]
+            session.commit()
+    event.remove(world.engine, "before_cursor_execute", seen)
+    with Session(world.engine) as session:
+        assert sorted(session.exec(select(Recommendation.run_id).distinct()).all()) == runs[-2:]
+        older = session.exec(select(MatchRun.id).where(col(MatchRun.id) < runs[-2])).all()
+    assert runs[0] in older and sorted(deleted) == sorted(older)  # early; at the end nothing more
