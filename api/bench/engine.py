@@ -180,7 +180,7 @@ def run_blocks(scale: str, *, seed: int = 11, workers: int = 2) -> dict[str, obj
     create_tables(engine)
     matcher = Matcher()
     with Session(engine, expire_on_commit=False) as session:
-        run_id = start_run(session, matcher).id
+        run_id = start_run(session, matcher.config).id
         session.commit()
     made = time.perf_counter()
     spans: list[tuple[int, int, int, int]] = []

@@ -40,6 +40,7 @@ from api.services.importer import ImportRejected, ImportReport
 from api.services.matching import (
     listing_for_demand,
     listing_for_organization,
+    own_process_config,
     run_in_own_process,
     run_recorded,
     start_run,
@@ -437,13 +438,12 @@ def _run_out(run: MatchRun) -> RunOut:
 
 
 @router.post("/match-runs", response_model=RunOut, status_code=202, tags=["match-runs"], summary="开始一次全量匹配")
-def start_match_run(request: Request, session: SessionDep, scope: ScopeDep, user: CurrentUser,
-                    matcher: MatcherDep) -> RunOut:
+def start_match_run(request: Request, session: SessionDep, scope: ScopeDep, user: CurrentUser) -> RunOut:
     if scope.role != "province":
         raise Forbidden("全量匹配仅限省级管理员发起")
-    run = start_run(session, matcher)
-    session.commit()
     app = request.app
+    run = start_run(session, own_process_config() if app.state.full_runs_in_own_process else app.state.matcher().config)
+    session.commit()
     thread = threading.Thread(target=execute_run, args=(app, run.id), daemon=True, name=f"match-run-{run.id}")
     thread.start()
     app.state.run_threads.append(thread)

@@ -26,7 +26,7 @@ from sqlmodel import Session, col, select
 
 from api.services import mail
 from api.services.auth import Clock
-from api.services.matching import run_in_own_process, run_rematch, start_run
+from api.services.matching import own_process_config, run_in_own_process, run_rematch, start_run
 from api.settings import Settings
 from matcher import Matcher
 from models import JobLock, JobRun, MatchRun
@@ -172,7 +172,7 @@ class Jobs:
             run = run_rematch(session, self.matcher_factory(), today=today, keep_runs=keep)
             session.commit()
             return run
-        run = start_run(session, self.matcher_factory())
+        run = start_run(session, own_process_config())  # no matcher built here: the run's process has its own
         session.commit()
         run_in_own_process(self.engine, self.settings.database_url, run.id,  # type: ignore[arg-type]
                            today=today, keep_runs=keep, nice=self.settings.rematch_nice,

@@ -20,6 +20,7 @@ from aiosmtpd.controller import Controller
 from sqlmodel import Session, func, select
 
 from api.services.jobs import Jobs, build_scheduler, slot_of
+from matcher import Matcher
 from models import Demand, JobRun, MatchRun, OutboxMessage, PendingMatch, Recommendation, User
 from tests.world import World
 
@@ -246,7 +247,10 @@ def test_the_web_schedulers_full_runs_go_to_a_process_of_their_own(world: World,
     # As deployed with `make run`: the web process runs the scheduler, and a nightly re-match in
     # it would hold the interpreter lock its requests need.
     jobs = make_jobs(world, smtp_port, full_runs_in_own_process=True)
+    built: list[Matcher] = []
+    jobs.matcher_factory = lambda: built.append(world.app.state.matcher()) or built[-1]  # type: ignore[attr-defined]
     run = jobs.nightly_rematch()
+    assert built == []  # the run's process builds its own; this one needs none to start it
     assert run is not None and run.status == "done"
     (proc,) = jobs.processes
     assert proc.exitcode == 0 and proc.pid != os.getpid()

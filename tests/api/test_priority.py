@@ -100,7 +100,7 @@ def test_a_run_computes_in_the_idle_class_and_deletes_and_writes_out_of_it(world
             "BEGIN INSERT INTO policy_seen VALUES ('delete', thread_policy()); END",
         ):
             session.connection().exec_driver_sql(statement)
-        run_id = start_run(session, shared_matcher).id  # as the web does, before the run's process starts
+        run_id = start_run(session, shared_matcher.config).id  # as the web does, before the run's process starts
         session.commit()
     computing: list[bool] = []
     ended: list[str] = []
