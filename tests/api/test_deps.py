@@ -76,11 +76,14 @@ def test_more_requests_at_once_than_pooled_connections_all_finish(world: World) 
     assert statuses == [200] * (pool_size * 3)
 
 
-def test_a_served_app_leaves_what_it_built_out_of_the_collectors_scans(world: World) -> None:
+def test_a_served_app_builds_its_matcher_first_and_leaves_what_it_built_out_of_the_collectors_scans(
+        world: World) -> None:
     settings = world.app.state.settings  # type: ignore[attr-defined]
     try:
         before = gc.get_freeze_count()
         app = create_app(settings, settle_heap=True)
+        # Before it serves: not on a first demand edit, holding every request of the worker.
+        assert app.state.matcher.cache_info().currsize == 1
         assert gc.get_freeze_count() > before
         frozen = gc.get_freeze_count()
         settle()  # again: what is alive now joins them; nothing frozen is lost
