@@ -190,12 +190,13 @@ def _rematch(session: Session, matcher: Matcher, run: MatchRun, *, today: date |
         result = matcher.match(orgs, dems, **learning_inputs(session).keyed(), today=today, progress=progress,
                                sink=write)
     finally:
+        # What follows writes, the rest of the run or its failure (a run without rows to write too).
+        priority.leave_idle()
         if writer is not None:
             began = time.perf_counter()
             writer.close()  # the last batch written (or, after a failure, the thread ended)
             written += time.perf_counter() - began
     del orgs, dems
-    priority.leave_idle()  # a run without rows to write still writes the rest
     pruner.join()  # no rows to write (nothing open): still before this session writes
     if checked_at_end:
         _drop_vanished(session, run.id, *read_ids)

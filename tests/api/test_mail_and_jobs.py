@@ -248,7 +248,12 @@ def test_the_web_schedulers_full_runs_go_to_a_process_of_their_own(world: World,
     # it would hold the interpreter lock its requests need.
     jobs = make_jobs(world, smtp_port, full_runs_in_own_process=True)
     built: list[Matcher] = []
-    jobs.matcher_factory = lambda: built.append(world.app.state.matcher()) or built[-1]  # type: ignore[attr-defined]
+
+    def counted() -> Matcher:
+        built.append(world.app.state.matcher())  # type: ignore[attr-defined]
+        return built[-1]
+
+    jobs.matcher_factory = counted
     run = jobs.nightly_rematch()
     assert built == []  # the run's process builds its own; this one needs none to start it
     assert run is not None and run.status == "done"
