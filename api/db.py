@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import event
+from sqlalchemy import MetaData, PrimaryKeyConstraint, event, inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlmodel import Session, SQLModel, create_engine
@@ -74,7 +74,41 @@ _RETURNED_AT = "returned_at"
 
 
 def create_tables(engine: Engine) -> None:
+    """The tables that are missing. On PostgreSQL 14 and later a new ``recommendation`` table is
+    partitioned by run (``api.services.partitions``); one made before keeps its form, and the code
+    asks which it has."""
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            if int(conn.exec_driver_sql("SHOW server_version_num").scalar() or 0) >= PARTITIONS_SINCE:
+                made = not inspect(conn).has_table("recommendation")
+                postgres_metadata().create_all(conn)
+                if made:
+                    # No key on the parent: it would have to include run_id, and each run's key would
+                    # then be a constraint inherited from it, which ``pg_restore --clean`` tries to
+                    # drop before the parent's and cannot (api.services.backup). Each run's table
+                    # has a key of its own on id; one sequence gives every id, so none repeats.
+                    conn.exec_driver_sql("ALTER TABLE recommendation DROP CONSTRAINT recommendation_pkey")
+                return
     SQLModel.metadata.create_all(engine)
+
+
+PARTITIONS_SINCE = 140000  # DETACH PARTITION ... CONCURRENTLY, which pruning an old run relies on
+
+
+def postgres_metadata() -> MetaData:
+    """The models' tables, with ``recommendation`` partitioned by run. The ORM keeps mapping it by
+    ``id``; only the DDL differs, so SQLite's table, where ``id`` is the rowid, is as it was. The
+    key here, ``(id, run_id)``, is what a partitioned table's key must be; ``create_tables`` drops
+    it once it has given ``id`` its sequence."""
+    metadata = MetaData()
+    for table in SQLModel.metadata.sorted_tables:
+        table.to_metadata(metadata)
+    rec = metadata.tables["recommendation"]
+    rec.c.id.autoincrement = True
+    rec.c.run_id.primary_key = True
+    rec.append_constraint(PrimaryKeyConstraint(rec.c.id, rec.c.run_id))
+    rec.dialect_options["postgresql"]["partition_by"] = "LIST (run_id)"
+    return metadata
 
 
 @contextmanager

@@ -187,9 +187,11 @@ def _rerank(session: Session, run_id: int, k: int, *, demand_ids: set[int], org_
                 position[owner_id] = i + 1
                 new = i + 1 if i < k else None
                 if new != current:
-                    ranks.append({"rid": rec_id, "r": new})
+                    ranks.append({"run": run_id, "rid": rec_id, "r": new})
         if ranks:
-            session.execute(text(f"UPDATE recommendation SET {rank_name} = :r WHERE id = :rid"), ranks)
+            # With the run as well: on PostgreSQL it names the one partition to look in.
+            session.execute(text(f"UPDATE recommendation SET {rank_name} = :r WHERE run_id = :run AND id = :rid"),
+                            ranks)
     # A row can fall out of every list only where a list was re-ranked: look there, by index.
     for ids, owner in ((demand_ids, Recommendation.demand_id), (org_ids, Recommendation.organization_id)):
         chunk = sorted(ids)

@@ -19,13 +19,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Row, and_, bindparam, delete, func, insert
+from sqlalchemy import Row, and_, bindparam, delete, event, func, insert
+from sqlalchemy import column as sql_column
 from sqlalchemy import select as select_columns
+from sqlalchemy import table as sql_table
 from sqlmodel import Session, col, select
 
 from api.db import FOREIGN_KEYS_PAUSED
 from api.errors import Conflict, NotFound
-from api.services import priority
+from api.services import partitions, priority
 from api.services.tokens import StoredTokens
 from matcher import DemandRecord, MatchConfig, Matcher, OrganizationRecord
 from matcher import Recommendation as EngineRecommendation
@@ -158,11 +160,17 @@ def _rematch(session: Session, matcher: Matcher, run: MatchRun, *, today: date |
         # rows spill to the WAL mid-transaction (the insert is ~25 % faster at Jilin scale). For this
         # connection only, until it closes (a pooled one in the scheduler's process keeps it).
         session.connection().exec_driver_sql(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
+    # PostgreSQL with a partitioned table: the run writes a table of its own, attached at the end;
+    # old runs' tables are dropped once it has committed. Otherwise old rows are deleted early.
+    run_table = partitions.create_run_table(session.connection(), run.id) \
+        if partitions.partitioned(session.connection()) else None  # type: ignore[arg-type]
     pruned: list[int] = []  # the runs whose rows the early delete removed, once it has committed
     pruner = threading.Thread(target=_prune_early, args=(session.get_bind(), run.id, keep_runs, pruned),
                               name=f"prune-before-run-{run.id}", daemon=True)
-    pruner.start()
-    checked_at_end = _pause_foreign_keys(session)
+    if run_table is None:
+        pruner.start()
+    # The run's own table has no key checks to pause: the attach checks its rows in one join a key.
+    checked_at_end = run_table is not None or _pause_foreign_keys(session)
     orgs = load_organizations(session)
     dems, guessed = load_demands(session)
     read_ids = ([int(o.key) for o in orgs], [int(d.key) for d in dems]) if checked_at_end else ([], [])
@@ -171,7 +179,8 @@ def _rematch(session: Session, matcher: Matcher, run: MatchRun, *, today: date |
     stored_tokens.load([o.text for o in orgs] + [d.text for d in dems])
     token_store = time.perf_counter() - began
     written = 0.0
-    writer = _BackgroundWriter.of(session, key_checks=not checked_at_end)
+    writer = _BackgroundWriter.of(session, key_checks=not checked_at_end or run_table is not None,
+                                  table=run_table)
 
     def write(batch: RecommendationBatch) -> None:
         # The rows go out as they are explained: they never all sit in memory at once.
@@ -179,7 +188,8 @@ def _rematch(session: Session, matcher: Matcher, run: MatchRun, *, today: date |
         began = time.perf_counter()
         rows = batch_rows(run.id, batch)  # type: ignore[arg-type]
         priority.leave_idle()  # this thread holds the write from here to the commit: never starved
-        pruner.join()  # before this session takes SQLite's write lock (the pruner would wait on it)
+        if pruner.is_alive():
+            pruner.join()  # before this session takes SQLite's write lock (the pruner would wait on it)
         if writer is not None:
             writer.write(rows)
         else:
@@ -197,13 +207,16 @@ def _rematch(session: Session, matcher: Matcher, run: MatchRun, *, today: date |
             writer.close()  # the last batch written (or, after a failure, the thread ended)
             written += time.perf_counter() - began
     del orgs, dems
-    pruner.join()  # no rows to write (nothing open): still before this session writes
+    if pruner.is_alive():
+        pruner.join()  # no rows to write (nothing open): still before this session writes
     if checked_at_end:
-        _drop_vanished(session, run.id, *read_ids)
+        _drop_vanished(session, run.id, *read_ids, table=run_table or "recommendation")
     began = time.perf_counter()
     stored_tokens.save()
     token_store += time.perf_counter() - began
     write_start = time.perf_counter()
+    if run_table is not None:
+        partitions.attach(session.connection(), run.id)  # type: ignore[arg-type]
     # Categories inferred with the whole corpus in view supersede the import-time guess.
     changed = {i: inference.action for i, category in guessed.items()
                if (inference := result.inferred.get(str(i))) is not None and inference.action != category}
@@ -231,7 +244,11 @@ def _rematch(session: Session, matcher: Matcher, run: MatchRun, *, today: date |
     # What the early delete left: the run it kept, or all of it if it failed. Not its runs again: on
     # PostgreSQL their rows are dead but still in the indexes until a vacuum, and a second delete
     # visits every one of them (0.8–1.2 s of the server's at Jilin scale) to find nothing.
-    _prune_runs(session, keep_runs, done=pruned)
+    if run_table is None:
+        _prune_runs(session, keep_runs, done=pruned)
+    else:
+        engine = session.get_bind()
+        event.listen(session, "after_commit", lambda _s: partitions.drop_old_quietly(engine, keep_runs), once=True)
     # Everything queued for incremental matching before this run began is covered by it.
     session.execute(delete(PendingMatch).where(col(PendingMatch.queued_at) <= run.started_at))
     session.flush()
@@ -278,21 +295,21 @@ def _may_skip_key_triggers(conn: Any) -> bool:
 _KEY_SHARE = {"read": True, "key_share": True}  # FOR KEY SHARE (key_share alone is FOR NO KEY UPDATE)
 
 
-def _drop_vanished(session: Session, run_id: int, org_ids: list[int], demand_ids: list[int]) -> None:
+def _drop_vanished(session: Session, run_id: int, org_ids: list[int], demand_ids: list[int], *,
+                   table: str = "recommendation") -> None:
     """Rows of this run naming an organization or demand deleted while it worked: what the foreign
     keys would have refused. Called after the last insert. On SQLite this transaction then holds the
     write lock, so no delete can commit between this look and the commit; on PostgreSQL the look
     takes the lock each key check would have taken (``FOR KEY SHARE``, ~25 ms for both Jilin
     tables): a delete begun after it waits for this commit, then cascades to the run's rows."""
+    rows = sql_table(table, sql_column("run_id"), sql_column("organization_id"), sql_column("demand_id"))
     session.execute(select_columns(MatchRun.id).where(col(MatchRun.id) == run_id).with_for_update(**_KEY_SHARE))
-    for table, column, ids in ((Organization, Recommendation.organization_id, org_ids),
-                               (Demand, Recommendation.demand_id, demand_ids)):
+    for owner, column, ids in ((Organization, rows.c.organization_id, org_ids), (Demand, rows.c.demand_id, demand_ids)):
         present = set(session.execute(
-            select_columns(table.id).with_for_update(**_KEY_SHARE)).scalars())  # type: ignore[attr-defined]
+            select_columns(owner.id).with_for_update(**_KEY_SHARE)).scalars())  # type: ignore[attr-defined]
         gone = [i for i in ids if i not in present]
         for start in range(0, len(gone), 500):
-            session.execute(delete(Recommendation).where(col(Recommendation.run_id) == run_id,
-                                                          col(column).in_(gone[start:start + 500])))
+            session.execute(delete(rows).where(rows.c.run_id == run_id, column.in_(gone[start:start + 500])))
 
 
 def run_recorded(engine: Any, matcher: Matcher, run_id: int, *, today: date | None, keep_runs: int) -> None:
@@ -363,6 +380,7 @@ _REC_COLUMNS = ("run_id", "demand_id", "organization_id", "demand_rank", "organi
                 "signals", "reasons")
 _REC_LIST = ", ".join(_REC_COLUMNS)  # as SQL: the bulk writes name them all, in this order
 _REC_MARKS = ", ".join("?" * len(_REC_COLUMNS))  # SQLite's placeholders for one row
+_COPY_SQL = f"COPY recommendation ({_REC_LIST}) FROM STDIN"
 
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # built once, not per row
@@ -492,15 +510,18 @@ class _BackgroundWriter:
     _STAGE = "recommendation_stage"  # in the connection's temp schema
 
     @classmethod
-    def of(cls, session: Session, *, key_checks: bool) -> _BackgroundWriter | None:
-        """None for a database without either way (the caller writes each batch itself)."""
+    def of(cls, session: Session, *, key_checks: bool, table: str | None = None) -> _BackgroundWriter | None:
+        """None for a database without either way (the caller writes each batch itself). ``table``:
+        PostgreSQL, the run's own table (``api.services.partitions``), made in this transaction."""
         conn = session.connection()
-        return cls(conn, key_checks=key_checks) if conn.dialect.name in ("sqlite", "postgresql") else None
+        return cls(conn, key_checks=key_checks, table=table) if conn.dialect.name in ("sqlite", "postgresql") \
+            else None
 
-    def __init__(self, conn: Any, *, key_checks: bool) -> None:
+    def __init__(self, conn: Any, *, key_checks: bool, table: str | None = None) -> None:
         self.raw = conn.connection.driver_connection
         self.sqlite = conn.dialect.name == "sqlite"
         self.key_checks = key_checks
+        self.copy_sql = partitions.copy_statement(table, _REC_LIST) if table else _COPY_SQL
         if self.sqlite:
             self.stage_sql = f"INSERT INTO temp.{self._STAGE} ({_REC_LIST}) VALUES ({_REC_MARKS})"
             self.move_sql = f"INSERT INTO recommendation ({_REC_LIST}) SELECT {_REC_LIST} FROM temp.{self._STAGE}"
@@ -520,7 +541,7 @@ class _BackgroundWriter:
             self.raw.executemany(self.stage_sql, rows)
             self.pending = self.pool.submit(self._move)
         else:
-            self.pending = self.pool.submit(_copy_rows, self.raw, rows, self.key_checks)
+            self.pending = self.pool.submit(_copy_rows, self.raw, rows, self.key_checks, self.copy_sql)
 
     def wait(self) -> None:
         if self.pending is not None:
@@ -558,12 +579,12 @@ def insert_recommendations(session: Session, rows: list[tuple[Any, ...]], *, key
             for row in rows])
 
 
-def _copy_rows(driver: Any, rows: list[tuple[Any, ...]], key_checks: bool) -> None:
+def _copy_rows(driver: Any, rows: list[tuple[Any, ...]], key_checks: bool, statement: str | None = None) -> None:
     """PostgreSQL: the rows by COPY, in the connection's transaction (see ``insert_recommendations``)."""
     with driver.cursor() as cur:
         if not key_checks:
             cur.execute("SET LOCAL session_replication_role = replica")
-        with cur.copy(f"COPY recommendation ({_REC_LIST}) FROM STDIN") as copy:
+        with cur.copy(statement or _COPY_SQL) as copy:
             for row in rows:
                 copy.write_row(row)
         if not key_checks:

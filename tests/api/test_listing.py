@@ -7,6 +7,7 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from api.db import session_scope
+from api.services import partitions
 from api.services.matching import (
     latest_run,
     listing_for_demand,
@@ -38,6 +39,7 @@ def test_listings_say_what_the_records_views_say(world: World) -> None:
         failed = MatchRun(status="failed", config_hash="x")
         session.add(failed)
         session.flush()
+        partitions.ensure(session.connection(), failed.id)  # type: ignore[arg-type]
         org_a = session.exec(select(Organization).where(Organization.credit_code == a)).one()
         some_demand = session.exec(select(Demand)).first()
         assert org_a.id is not None and some_demand is not None and some_demand.id is not None

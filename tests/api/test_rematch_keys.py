@@ -1,5 +1,8 @@
-"""PostgreSQL: a re-match's bulk write checks its rows' foreign keys once at the end instead of row by
-row when its role may turn the per-row triggers off, and row by row, as before, when it may not."""
+"""PostgreSQL, a database whose ``recommendation`` table predates its partitioning by run (a plain
+table, which the code keeps using): a re-match's bulk write checks its rows' foreign keys once at
+the end instead of row by row when its role may turn the per-row triggers off, and row by row, as
+before, when it may not. (A partitioned table's run writes a table of its own with no triggers, for
+any role: tests/api/test_partitions.py.)"""
 
 from __future__ import annotations
 
@@ -22,6 +25,12 @@ from tests.world import World, build_world
 
 pytestmark = [pytest.mark.skipif(not PG_URL, reason="PostgreSQL only: DUIJIE_TEST_POSTGRES_URL is not set"),
               pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)]
+
+
+@pytest.fixture(autouse=True)
+def plain_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tables as ``create_tables`` made them before partitioning (before the world is built)."""
+    monkeypatch.setattr("api.db.PARTITIONS_SINCE", 10**9)
 
 
 @pytest.fixture

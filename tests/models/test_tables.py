@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from api.services import partitions
 from models import Demand, MatchRun, Organization, Recommendation
 
 
@@ -36,6 +37,7 @@ def test_round_trip_with_json_and_utc(engine: Engine) -> None:
         org, demand, run = make_org(), make_demand(), MatchRun(config_hash="x", config={"top_k": 10})
         s.add_all([org, demand, run])
         s.flush()
+        partitions.ensure(s.connection(), run.id)  # type: ignore[arg-type]  (PostgreSQL: the run's table)
         s.add(Recommendation(run_id=run.id, demand_id=demand.id, organization_id=org.id, demand_rank=1,
                              score=0.5, signals={"text": 0.2, "keywords": ["义诊"]}, reasons=["类别一致：医护康养"]))
         s.commit()
