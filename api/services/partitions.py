@@ -22,7 +22,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import col
 
-from models import MatchRun, Recommendation
+from api.db import partition_index_columns
+from models import MatchRun
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +65,8 @@ def attach(conn: Connection, run_id: int) -> None:
     # One core for the builds: the web's requests have the other.
     conn.exec_driver_sql("SET LOCAL max_parallel_maintenance_workers = 0")
     conn.exec_driver_sql(f"ALTER TABLE {name} ADD PRIMARY KEY (id)")  # its own (api.db.create_tables)
-    for index in Recommendation.__table__.indexes:  # type: ignore[attr-defined]
-        conn.exec_driver_sql(f"CREATE INDEX ON {name} ({', '.join(c.name for c in index.columns)})")
+    for columns in partition_index_columns():
+        conn.exec_driver_sql(f"CREATE INDEX ON {name} ({', '.join(columns)})")
     conn.exec_driver_sql(f"ALTER TABLE {PARENT} ATTACH PARTITION {name} FOR VALUES IN ({int(run_id)})")
 
 

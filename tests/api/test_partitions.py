@@ -71,6 +71,13 @@ def test_a_new_database_partitions_the_table_and_each_run_attaches_its_own(
                 assert conn.exec_driver_sql(
                     f"SELECT pg_get_expr(relpartbound, oid) FROM pg_class WHERE relname = '{name}'"
                 ).scalar() == f"FOR VALUES IN ({run_id})"
+                # Its key and the indexes it built after the load, each taken as the parent's
+                # index's partition: none built again by the attach.
+                indexes = conn.exec_driver_sql(
+                    "SELECT i.indisprimary, p.indexrelid IS NOT NULL FROM pg_index i LEFT JOIN pg_inherits h "
+                    "ON h.inhrelid = i.indexrelid LEFT JOIN pg_index p ON p.indexrelid = h.inhparent "
+                    f"WHERE i.indrelid = to_regclass('{name}')").all()
+                assert sorted(indexes) == [(False, True), (False, True), (True, False)]
         demand_id = session.exec(select(Recommendation.demand_id).where(Recommendation.run_id == second)).first()
         listing = listing_for_demand(session, demand_id, top=5)  # type: ignore[arg-type]
     assert listing.run_id == second and listing.rows
