@@ -179,8 +179,8 @@ def _rematch(session: Session, matcher: Matcher, run: MatchRun, *, today: date |
     stored_tokens.load([o.text for o in orgs] + [d.text for d in dems])
     token_store = time.perf_counter() - began
     written = 0.0
-    writer = _BackgroundWriter.of(session, key_checks=not checked_at_end or run_table is not None,
-                                  table=run_table)
+    # (A run's own table has no key triggers to turn off: its COPY needs no replication role.)
+    writer = _BackgroundWriter.of(session, key_checks=run_table is not None or not checked_at_end, table=run_table)
 
     def write(batch: RecommendationBatch) -> None:
         # The rows go out as they are explained: they never all sit in memory at once.
