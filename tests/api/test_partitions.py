@@ -18,8 +18,8 @@ from api.db import make_engine, session_scope
 from api.services import partitions
 from api.services.matching import listing_for_demand, run_rematch
 from matcher import Matcher
-from models import Demand, MatchRun, Pairing, Recommendation
-from tests.api.test_rematch_keys import plain_role_url  # noqa: F401  (a fixture)
+from models import Demand, MatchRun, Recommendation
+from tests.api.test_rematch_keys import _rematch_deleting, _victim, plain_role_url  # noqa: F401  (a fixture)
 from tests.conftest import PG_URL
 from tests.world import World, build_world
 
@@ -170,26 +170,16 @@ def test_a_role_that_cannot_turn_triggers_off_still_writes_unchecked_and_drops_a
     world = build_world(plain_role_url, tmp_path, shared_matcher)
     try:
         with Session(world.engine) as session:
-            listed = session.exec(select(Recommendation.demand_id).distinct()).all()
-            paired = set(session.exec(select(Pairing.demand_id)).all())
-        victim = next(i for i in listed if i not in paired)
-
-        def progress(stage: str) -> None:
-            if stage == "candidates":  # after the engine read it, before any row is written
-                with Session(world.engine) as other:
-                    other.connection().exec_driver_sql(f"DELETE FROM demand WHERE id = {victim}")
-                    other.commit()
-
-        with Session(world.engine) as session:
             assert session.connection().exec_driver_sql("SHOW is_superuser").scalar() == "off"
-            run = run_rematch(session, shared_matcher, progress=progress)
-            session.commit()
-            assert run.status == "done"
+        victim = _victim(world)
+        status, run_id = _rematch_deleting(world, shared_matcher, victim)
+        assert status == "done"
+        with Session(world.engine) as session:
             assert session.get(Demand, victim) is None
             assert session.exec(select(func.count()).select_from(Recommendation)
                                 .where(Recommendation.demand_id == victim)).one() == 0
             assert session.exec(select(func.count()).select_from(Recommendation)
-                                .where(Recommendation.run_id == run.id)).one() > 0
+                                .where(Recommendation.run_id == run_id)).one() > 0
     finally:
         world.engine.dispose()
 
