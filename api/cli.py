@@ -332,6 +332,22 @@ def restore(file: Path, yes: Annotated[bool, typer.Option("--yes", help="确认�
 
 
 @app.command()
+def partition_recommendations(
+        yes: Annotated[bool, typer.Option("--yes", help="确认已停止网站与定时任务")] = False) -> None:
+    """PostgreSQL：把此前建立的推荐表改为按匹配批次分区（一次事务；请先停止网站与定时任务）。"""
+    from api.services import partitions
+
+    if not yes:
+        typer.confirm("转换期间推荐表被锁定，请确认网站与定时任务已停止。是否继续？", abort=True)
+    try:
+        runs = partitions.convert(_engine())
+    except AppError as err:
+        _fail(err)
+        return
+    typer.echo(f"已分区：{len(runs)}次匹配的推荐各成一表" if runs else "推荐表已是分区表，无需转换")
+
+
+@app.command()
 def demo(
     out_dir: Annotated[Path | None, typer.Option(help="演示文件目录")] = None,
     organizations: int = 320,

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 
 from sqlalchemy import Index, MetaData, PrimaryKeyConstraint, event, inspect
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -80,20 +80,29 @@ def create_tables(engine: Engine) -> None:
     asks which it has."""
     if engine.dialect.name == "postgresql":
         with engine.begin() as conn:
-            if int(conn.exec_driver_sql("SHOW server_version_num").scalar() or 0) >= PARTITIONS_SINCE:
-                made = not inspect(conn).has_table("recommendation")
-                postgres_metadata().create_all(conn)
-                if made:
-                    # No key on the parent: it would have to include run_id, and each run's key would
-                    # then be a constraint inherited from it, which ``pg_restore --clean`` tries to
-                    # drop before the parent's and cannot (api.services.backup). Each run's table
-                    # has a key of its own on id; one sequence gives every id, so none repeats.
-                    conn.exec_driver_sql("ALTER TABLE recommendation DROP CONSTRAINT recommendation_pkey")
+            if partitions_supported(conn):
+                create_postgres_tables(conn)
                 return
     SQLModel.metadata.create_all(engine)
 
 
 PARTITIONS_SINCE = 140000  # DETACH PARTITION ... CONCURRENTLY, which pruning an old run relies on
+
+
+def partitions_supported(conn: Connection) -> bool:
+    return int(conn.exec_driver_sql("SHOW server_version_num").scalar() or 0) >= PARTITIONS_SINCE
+
+
+def create_postgres_tables(conn: Connection) -> None:
+    """The missing tables, a new ``recommendation`` partitioned by run."""
+    made = not inspect(conn).has_table("recommendation")
+    postgres_metadata().create_all(conn)
+    if made:
+        # No key on the parent: it would have to include run_id, and each run's key would then be a
+        # constraint inherited from it, which ``pg_restore --clean`` tries to drop before the
+        # parent's and cannot (api.services.backup). Each run's table has a key of its own on id;
+        # one sequence gives every id, so none repeats.
+        conn.exec_driver_sql("ALTER TABLE recommendation DROP CONSTRAINT recommendation_pkey")
 
 
 def postgres_metadata() -> MetaData:

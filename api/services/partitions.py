@@ -10,7 +10,8 @@ PARTITION ... CONCURRENTLY`` and ``DROP TABLE``, after the new run has committed
 325,000-row DELETE whose dead rows stay in the table and its indexes until a vacuum.
 
 A database whose ``recommendation`` was made before (a plain table; ``api.db.create_tables`` makes
-new ones partitioned) keeps the plain way: ``partitioned`` asks which it has.
+new ones partitioned) keeps the plain way: ``partitioned`` asks which it has. ``convert`` (``duijie
+partition-recommendations``) moves such a table into partitions.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import col
 
-from api.db import partition_index_columns
-from models import MatchRun
+from api.db import create_postgres_tables, partition_index_columns, partitions_supported
+from api.errors import InvalidInput
+from models import MatchRun, Recommendation
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,39 @@ def attach(conn: Connection, run_id: int) -> None:
     for columns in partition_index_columns():
         conn.exec_driver_sql(f"CREATE INDEX ON {name} ({', '.join(columns)})")
     conn.exec_driver_sql(f"ALTER TABLE {PARENT} ATTACH PARTITION {name} FOR VALUES IN ({int(run_id)})")
+
+
+def convert(engine: Engine) -> list[int]:
+    """A plain ``recommendation`` table (a database made before) moved into the partitioned layout in
+    one transaction, each run's rows, ids included, into a table of its own; returns the runs moved
+    (none if it was partitioned already). The table is locked throughout: stop the web app and the
+    scheduler first. A failure leaves the database as it was."""
+    with engine.begin() as conn:
+        if conn.dialect.name != "postgresql" or not partitions_supported(conn):
+            raise InvalidInput("只有 PostgreSQL 14 及以上版本的推荐表可以按匹配批次分区")
+        if partitioned(conn):
+            return []
+        conn.exec_driver_sql(f"LOCK TABLE {PARENT} IN ACCESS EXCLUSIVE MODE")
+        # The old table, its key's index and its sequence out of the way of the new ones' names.
+        conn.exec_driver_sql(f"ALTER TABLE {PARENT} RENAME TO {PARENT}_plain")
+        conn.exec_driver_sql(f"ALTER TABLE {PARENT}_plain RENAME CONSTRAINT {PARENT}_pkey TO {PARENT}_plain_pkey")
+        conn.exec_driver_sql(f"ALTER SEQUENCE {PARENT}_id_seq RENAME TO {PARENT}_plain_id_seq")
+        create_postgres_tables(conn)
+        last, called = conn.exec_driver_sql(f"SELECT last_value, is_called FROM {PARENT}_plain_id_seq").one()
+        conn.exec_driver_sql(f"SELECT setval('{PARENT}_id_seq', {int(last)}, {'true' if called else 'false'})")
+        columns = ", ".join(c.name for c in Recommendation.__table__.columns)  # type: ignore[attr-defined]
+        # Every run with rows, and the latest done one even without (incremental matching adds to it).
+        runs = list(conn.exec_driver_sql(
+            f"SELECT run_id FROM {PARENT}_plain UNION SELECT max(id) FROM match_run WHERE status = 'done' "
+            "ORDER BY 1").scalars())
+        runs = [r for r in runs if r is not None]
+        for run_id in runs:
+            name = create_run_table(conn, run_id)
+            conn.exec_driver_sql(f"INSERT INTO {name} ({columns}) SELECT {columns} FROM {PARENT}_plain "
+                                 f"WHERE run_id = {int(run_id)}")
+            attach(conn, run_id)
+        conn.exec_driver_sql(f"DROP TABLE {PARENT}_plain")  # and the sequence it owns
+    return runs
 
 
 def ensure(conn: Connection, run_id: int) -> None:

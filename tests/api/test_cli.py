@@ -246,3 +246,14 @@ def test_the_workers_listener_gives_its_connections_tcp_nodelay() -> None:
     asyncio.run(main())
     assert listener.proto == socket.IPPROTO_TCP
     assert seen and seen[0] != 0
+
+
+def test_partition_recommendations_from_the_cli(cli_env: str) -> None:
+    # A new PostgreSQL database is partitioned already; SQLite has nothing to partition and says so.
+    result = runner.invoke(app, ["partition-recommendations", "--yes"])
+    if cli_env.startswith("sqlite"):
+        assert result.exit_code == 1
+        assert "只有 PostgreSQL 14 及以上版本的推荐表可以按匹配批次分区" in result.output
+    else:
+        assert result.exit_code == 0, result.output
+        assert "推荐表已是分区表，无需转换" in result.output

@@ -225,3 +225,51 @@ def test_dropping_an_old_run_waits_for_a_read_of_it_and_never_fails_it(
         assert _tables(world, attached=True) == [partitions.table_name(second)]
     finally:
         reader.dispose()
+
+
+def test_a_database_made_before_is_converted_in_place_rows_and_ids_kept(
+        db_url: str, tmp_path: Path, shared_matcher: Matcher, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("api.db.PARTITIONS_SINCE", 10**9)
+    world = build_world(db_url, tmp_path, shared_matcher)
+    monkeypatch.undo()
+    try:
+        runs = [world_first_run(world), _rematch(world, shared_matcher)]
+        with Session(world.engine) as session:
+            before = {r: _rows(session, r) for r in runs}
+            ids = sorted(session.exec(select(Recommendation.id)).all())
+        # A failure midway (the second run's attach) leaves the plain table as it was.
+        attach, attached = partitions.attach, []
+
+        def failing(conn, run_id):  # type: ignore[no-untyped-def]
+            if attached:
+                raise RuntimeError("disk full")
+            attached.append(run_id)
+            attach(conn, run_id)
+
+        monkeypatch.setattr(partitions, "attach", failing)
+        with pytest.raises(RuntimeError):
+            partitions.convert(world.engine)
+        monkeypatch.undo()
+        with world.engine.connect() as conn:
+            assert not partitions.partitioned(conn) and attached == runs[:1]
+        with Session(world.engine) as session:
+            assert {r: _rows(session, r) for r in runs} == before
+        assert _tables(world, attached=False) == []
+        assert partitions.convert(world.engine) == runs
+        with world.engine.connect() as conn:
+            assert partitions.partitioned(conn)
+            assert conn.exec_driver_sql("SELECT to_regclass('recommendation_plain')").scalar() is None
+        assert _tables(world, attached=True) == sorted(partitions.table_name(r) for r in runs)
+        with Session(world.engine) as session:
+            assert {r: _rows(session, r) for r in runs} == before
+            assert sorted(session.exec(select(Recommendation.id)).all()) == ids
+        assert partitions.convert(world.engine) == []  # once is enough
+        # The next run writes its own table, its ids after the old ones, and drops the oldest run.
+        newest = _rematch(world, shared_matcher, keep=2)
+        assert _tables(world, attached=True) == sorted(partitions.table_name(r) for r in (runs[1], newest))
+        with Session(world.engine) as session:
+            assert min(session.exec(select(Recommendation.id).where(Recommendation.run_id == newest)).all()) > ids[-1]
+            assert _rows(session, newest) == before[runs[1]]
+    finally:
+        world.engine.dispose()
+
