@@ -115,33 +115,45 @@ def ensure(conn: Connection, run_id: int) -> None:
     attach(conn, run_id)
 
 
-def drop_old(engine: Engine, keep: int) -> list[int]:
+DROP_WAIT = "60s"  # for transactions holding the table; one open longer leaves the drop to the next run
+
+
+def drop_old(engine: Engine, keep: int, *, wait: str = DROP_WAIT) -> list[int]:
     """Drop the partitions of all but the newest ``keep`` done runs; returns their runs. Outside any
     transaction (``CONCURRENTLY`` needs that): the detach waits for the reads under way, never
-    blocks one. Also finishes a detach a crash interrupted, and drops a table a crash left
-    detached; a run's table not yet attached is in its uncommitted transaction, which no one else
-    sees."""
-    dropped: list[int] = []
+    blocks one, and gives up after ``wait`` (a session left idle in a transaction would otherwise
+    hold it, and the run's process, for ever), leaving the detach pending. Also finishes a pending
+    detach and drops a table a crash left detached; a run's table not yet attached is in its
+    uncommitted transaction, which no one else sees."""
     with engine.connect() as conn:
         conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-        kept = set(conn.execute(select(MatchRun.id).where(MatchRun.status == "done")
-                                .order_by(col(MatchRun.id).desc()).limit(keep)).scalars())
-        attached = conn.exec_driver_sql(
-            "SELECT c.relname, i.inhdetachpending FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            f"WHERE i.inhparent = to_regclass('{PARENT}')").all()
-        for name, pending in attached:
-            run_id = _run_of(name)
-            if run_id is None or run_id in kept:
-                continue
-            conn.exec_driver_sql(f"ALTER TABLE {PARENT} DETACH PARTITION {name} "
-                                 f"{'FINALIZE' if pending else 'CONCURRENTLY'}")
-            conn.exec_driver_sql(f"DROP TABLE {name}")
-            dropped.append(run_id)
-        for (name,) in conn.exec_driver_sql(
-                "SELECT c.relname FROM pg_class c WHERE c.relkind = 'r' AND NOT c.relispartition "
-                f"AND c.relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = to_regclass('{PARENT}')) "
-                f"AND c.relname ~ '^{_PREFIX}[0-9]+$'").all():
-            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
+        conn.exec_driver_sql(f"SET lock_timeout = '{wait}'")
+        try:
+            return _drop_old(conn, keep)
+        finally:
+            conn.exec_driver_sql("RESET lock_timeout")  # the connection goes back to the pool
+
+
+def _drop_old(conn: Connection, keep: int) -> list[int]:
+    dropped: list[int] = []
+    kept = set(conn.execute(select(MatchRun.id).where(MatchRun.status == "done")
+                            .order_by(col(MatchRun.id).desc()).limit(keep)).scalars())
+    attached = conn.exec_driver_sql(
+        "SELECT c.relname, i.inhdetachpending FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        f"WHERE i.inhparent = to_regclass('{PARENT}')").all()
+    for name, pending in attached:
+        run_id = _run_of(name)
+        if run_id is None or run_id in kept:
+            continue
+        conn.exec_driver_sql(f"ALTER TABLE {PARENT} DETACH PARTITION {name} "
+                             f"{'FINALIZE' if pending else 'CONCURRENTLY'}")
+        conn.exec_driver_sql(f"DROP TABLE {name}")
+        dropped.append(run_id)
+    for (name,) in conn.exec_driver_sql(
+            "SELECT c.relname FROM pg_class c WHERE c.relkind = 'r' AND NOT c.relispartition "
+            f"AND c.relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = to_regclass('{PARENT}')) "
+            f"AND c.relname ~ '^{_PREFIX}[0-9]+$'").all():
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
     return sorted(dropped)
 
 

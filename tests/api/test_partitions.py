@@ -11,7 +11,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from psycopg.errors import LockNotAvailable
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, func, select
 
 from api.db import make_engine, session_scope
@@ -273,3 +275,21 @@ def test_a_database_made_before_is_converted_in_place_rows_and_ids_kept(
     finally:
         world.engine.dispose()
 
+
+
+def test_a_drop_held_up_too_long_gives_up_and_the_next_one_finishes_it(world: World, shared_matcher: Matcher) -> None:
+    # A transaction left open on the table would otherwise hold the run's process for ever.
+    first = world_first_run(world)
+    second = _rematch(world, shared_matcher)
+    with _reading(world):
+        with pytest.raises(OperationalError) as gave_up:
+            partitions.drop_old(world.engine, 1, wait="200ms")
+        assert isinstance(gave_up.value.orig, LockNotAvailable)
+    with world.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT inhdetachpending FROM pg_inherits WHERE inhrelid = "
+                                    f"to_regclass('{partitions.table_name(first)}')").scalar() is True
+    assert partitions.drop_old(world.engine, 1) == [first]
+    assert _tables(world, attached=True) == [partitions.table_name(second)]
+    assert _tables(world, attached=False) == []
+    with world.engine.connect() as conn:  # the pool's connections keep no timeout of the drop's
+        assert {conn.exec_driver_sql("SHOW lock_timeout").scalar()} == {"0"}
