@@ -17,7 +17,6 @@ partition-recommendations``) moves such a table into partitions.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
@@ -157,7 +156,7 @@ def _drop_old(conn: Connection, keep: int) -> list[int]:
     return sorted(dropped)
 
 
-def drop_old_quietly(engine: Engine, keep: int) -> Any:
+def drop_old_quietly(engine: Engine, keep: int) -> list[int]:
     """``drop_old`` after a run has committed: a failure there leaves old rows for the next run to
     drop, and must not make the committed run look failed."""
     try:
