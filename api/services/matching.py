@@ -165,9 +165,10 @@ def _rematch(session: Session, matcher: Matcher, run: MatchRun, *, today: date |
     run_table = partitions.create_run_table(session.connection(), run.id) \
         if partitions.partitioned(session.connection()) else None  # type: ignore[arg-type]
     pruned: list[int] = []  # the runs whose rows the early delete removed, once it has committed
-    pruner = threading.Thread(target=_prune_early, args=(session.get_bind(), run.id, keep_runs, pruned),
-                              name=f"prune-before-run-{run.id}", daemon=True)
-    if run_table is None:
+    pruner = None if run_table is not None else threading.Thread(
+        target=_prune_early, args=(session.get_bind(), run.id, keep_runs, pruned),
+        name=f"prune-before-run-{run.id}", daemon=True)
+    if pruner is not None:
         pruner.start()
     # The run's own table has no key checks to pause: the attach checks its rows in one join a key.
     checked_at_end = run_table is not None or _pause_foreign_keys(session)
@@ -188,7 +189,7 @@ def _rematch(session: Session, matcher: Matcher, run: MatchRun, *, today: date |
         began = time.perf_counter()
         rows = batch_rows(run.id, batch)  # type: ignore[arg-type]
         priority.leave_idle()  # this thread holds the write from here to the commit: never starved
-        if pruner.is_alive():
+        if pruner is not None:
             pruner.join()  # before this session takes SQLite's write lock (the pruner would wait on it)
         if writer is not None:
             writer.write(rows)
@@ -207,7 +208,7 @@ def _rematch(session: Session, matcher: Matcher, run: MatchRun, *, today: date |
             writer.close()  # the last batch written (or, after a failure, the thread ended)
             written += time.perf_counter() - began
     del orgs, dems
-    if pruner.is_alive():
+    if pruner is not None:
         pruner.join()  # no rows to write (nothing open): still before this session writes
     if checked_at_end:
         _drop_vanished(session, run.id, *read_ids, table=run_table or "recommendation")

@@ -104,11 +104,26 @@ def convert(engine: Engine) -> list[int]:
     return runs
 
 
+def attached(conn: Connection) -> dict[str, bool]:
+    """The run tables attached as partitions, each with whether a detach of it is pending."""
+    return dict(conn.exec_driver_sql(
+        "SELECT c.relname, i.inhdetachpending FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        f"WHERE i.inhparent = to_regclass('{PARENT}')").all())
+
+
+def detached(conn: Connection) -> list[str]:
+    """Run tables beside the parent that are no partition: what a crash left between a detach and
+    its drop (a run's table not yet attached is in its uncommitted transaction, unseen here)."""
+    return list(conn.exec_driver_sql(
+        "SELECT c.relname FROM pg_class c WHERE c.relkind = 'r' AND NOT c.relispartition "
+        f"AND c.relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = to_regclass('{PARENT}')) "
+        f"AND c.relname ~ '^{_PREFIX}[0-9]+$' ORDER BY c.relname").scalars())
+
+
 def ensure(conn: Connection, run_id: int) -> None:
     """An empty partition for a run that has none, so rows can be added to it one by one (a run's
     own rows come with its table); nothing where the table is not partitioned."""
-    if not partitioned(conn) or conn.exec_driver_sql(
-            f"SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass('{table_name(run_id)}')").first():
+    if not partitioned(conn) or table_name(run_id) in attached(conn):
         return
     create_run_table(conn, run_id)
     attach(conn, run_id)
@@ -137,10 +152,7 @@ def _drop_old(conn: Connection, keep: int) -> list[int]:
     dropped: list[int] = []
     kept = set(conn.execute(select(MatchRun.id).where(MatchRun.status == "done")
                             .order_by(col(MatchRun.id).desc()).limit(keep)).scalars())
-    attached = conn.exec_driver_sql(
-        "SELECT c.relname, i.inhdetachpending FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-        f"WHERE i.inhparent = to_regclass('{PARENT}')").all()
-    for name, pending in attached:
+    for name, pending in attached(conn).items():
         run_id = _run_of(name)
         if run_id is None or run_id in kept:
             continue
@@ -148,10 +160,7 @@ def _drop_old(conn: Connection, keep: int) -> list[int]:
                              f"{'FINALIZE' if pending else 'CONCURRENTLY'}")
         conn.exec_driver_sql(f"DROP TABLE {name}")
         dropped.append(run_id)
-    for (name,) in conn.exec_driver_sql(
-            "SELECT c.relname FROM pg_class c WHERE c.relkind = 'r' AND NOT c.relispartition "
-            f"AND c.relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = to_regclass('{PARENT}')) "
-            f"AND c.relname ~ '^{_PREFIX}[0-9]+$'").all():
+    for name in detached(conn):
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
     return sorted(dropped)
 

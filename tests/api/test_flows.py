@@ -439,6 +439,4 @@ def split_by_run(world: World) -> bool:
 def run_tables(world: World) -> list[int]:
     """PostgreSQL: the runs whose partitions are attached."""
     with world.engine.connect() as conn:
-        names = conn.exec_driver_sql("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-                                     "WHERE i.inhparent = to_regclass('recommendation')").scalars()
-        return sorted(int(name.rsplit("_", 1)[1]) for name in names)
+        return sorted(int(name.rsplit("_", 1)[1]) for name in partitions.attached(conn))
