@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Row
 
 from api.services.auth import Scope
-from api.services.catalog import mask_email, mask_phone
+from api.services.privacy import mask_email, mask_phone, shown
 from matcher.regions import RegionIndex
 from models import Demand, Organization, ProgressReport, Project
 
@@ -54,17 +54,22 @@ class DemandOut(BaseModel):
     status: str
     contact_name: str | None = None
     contact_phone: str | None = None
+    warnings: list[str] = Field(default=[], description="录入时发现的个人信息等提示（仅创建、修改时）")
 
     @classmethod
     def of(cls, d: Demand | Row[Any], scope: Scope, regions: RegionIndex, *,
            contact_entitled: bool | None = None) -> DemandOut:
-        """From a demand, or a row with its columns (a recommendation listing's)."""
-        entitled = scope.covers(d.city_code, d.county_code) if contact_entitled is None else contact_entitled
+        """From a demand, or a row with its columns (a recommendation listing's).
+
+        Free text as written only for staff of its region; an organization whose pairing was
+        approved gets the contact columns (``contact_entitled``), not the text."""
+        own_region = scope.covers(d.city_code, d.county_code)
+        entitled = own_region if contact_entitled is None else contact_entitled
         out = cls(ref=d.ref, city_code=d.city_code, city=regions.city_name(d.city_code), county_code=d.county_code,
                   county=regions.county_name(d.county_code), township=d.township, village=d.village,
-                  category=d.category, category_inferred=d.category_inferred, title=d.title,
-                  description=d.description, beneficiaries=d.beneficiaries, funding_needed=d.funding_needed,
-                  due_date=d.due_date, status=d.status)
+                  category=d.category, category_inferred=d.category_inferred, title=shown(d.title, own_region),
+                  description=shown(d.description, own_region), beneficiaries=d.beneficiaries,
+                  funding_needed=d.funding_needed, due_date=d.due_date, status=d.status)
         if scope.role != "public":  # the public sees no personal data at all
             out.contact_name = d.contact_name if entitled else None
             out.contact_phone = d.contact_phone if entitled else mask_phone(d.contact_phone)
@@ -109,17 +114,18 @@ class OrganizationOut(BaseModel):
     contact_name: str | None = None
     contact_phone: str | None = None
     email: str | None = None
+    warnings: list[str] = Field(default=[], description="录入时发现的个人信息等提示（仅创建、修改时）")
 
     @classmethod
     def of(cls, o: Organization | Row[Any], scope: Scope, regions: RegionIndex) -> OrganizationOut:
         """From an organization, or a row with its columns (a recommendation listing's)."""
+        entitled = scope.may_see_organization(o)  # staff of its region, or the organization itself
         out = cls(credit_code=o.credit_code, name=o.name, org_type=o.org_type, registrar=o.registrar,
                   registrar_level=o.registrar_level, city_code=o.city_code, city=regions.city_name(o.city_code),
                   county_code=o.county_code, county=regions.county_name(o.county_code), actions=list(o.actions),
-                  scope=o.scope, capability=o.capability, service_area=o.service_area, funds=o.funds,
-                  staff=o.staff, status=o.status)
+                  scope=shown(o.scope, entitled), capability=shown(o.capability, entitled),
+                  service_area=shown(o.service_area, entitled), funds=o.funds, staff=o.staff, status=o.status)
         if scope.role != "public":
-            entitled = scope.may_see_organization(o)
             out.contact_name = o.contact_name if entitled else None
             out.contact_phone = o.contact_phone if entitled else mask_phone(o.contact_phone)
             out.email = o.email if entitled else mask_email(o.email)
@@ -273,21 +279,23 @@ class ProjectOut(BaseModel):
 
     @classmethod
     def fields_of(cls, p: Project, org: Organization, regions: RegionIndex, today: date,
-                  demand_ref: str | None) -> dict[str, Any]:
+                  demand_ref: str | None, *, entitled: bool) -> dict[str, Any]:
+        """``entitled``: staff of the project's region see its free text as written."""
         from api.services.projects import days_since_report, is_overdue
         from models.project import PROJECT_STATUS_LABELS
 
         return {"id": p.id, "organization": org.name, "credit_code": org.credit_code, "demand_ref": demand_ref,
                 "city_code": p.city_code, "city": regions.city_name(p.city_code) or "", "county_code": p.county_code,
                 "county": regions.county_name(p.county_code) or "", "village": p.village, "action": p.action,
-                "title": p.title, "planned_funds": p.planned_funds, "planned_beneficiaries": p.planned_beneficiaries,
+                "title": shown(p.title, entitled), "planned_funds": p.planned_funds,
+                "planned_beneficiaries": p.planned_beneficiaries,
                 "start_date": p.start_date, "planned_end": p.planned_end, "status": p.status,
                 "status_label": PROJECT_STATUS_LABELS[p.status], "funds_in": p.funds_in,
                 "beneficiaries": p.beneficiaries, "last_report_date": p.last_report_date,
                 "reports_count": p.reports_count, "overdue": is_overdue(p, today),
                 "days_since_report": days_since_report(p, today), "village_rating": p.village_rating,
-                "village_comment": p.village_comment, "village_confirmed_at": p.village_confirmed_at,
-                "is_case": p.is_case, "case_story": p.case_story}
+                "village_comment": shown(p.village_comment, entitled), "village_confirmed_at": p.village_confirmed_at,
+                "is_case": p.is_case, "case_story": shown(p.case_story, entitled)}
 
 
 class ProgressOut(BaseModel):
@@ -301,12 +309,12 @@ class ProgressOut(BaseModel):
     corrected: bool
 
     @classmethod
-    def of(cls, r: ProgressReport) -> ProgressOut:
+    def of(cls, r: ProgressReport, *, entitled: bool) -> ProgressOut:
         from models.project import PROJECT_STATUS_LABELS
 
         return cls(id=r.id, report_date=r.report_date, status=r.status,  # type: ignore[arg-type]
                    status_label=PROJECT_STATUS_LABELS[r.status], funds_in=r.funds_in,
-                   beneficiaries=r.beneficiaries, note=r.note, corrected=r.corrected)
+                   beneficiaries=r.beneficiaries, note=shown(r.note, entitled), corrected=r.corrected)
 
 
 class ChangeOut(BaseModel):

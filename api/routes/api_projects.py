@@ -27,6 +27,7 @@ from api.schemas import (
     ProjectOut,
 )
 from api.services import audit, auth, dashboard, projects, reports
+from api.services.privacy import mask_text, shown
 from models import Demand, Organization, ProgressReport, Project
 
 router = APIRouter(prefix="/api/v1", responses=ERRORS)  # type: ignore[arg-type]
@@ -38,23 +39,30 @@ def today_of(request: Request) -> Any:
     return projects.local_today(request.app.state.clock, request.app.state.settings.timezone)
 
 
-def _out(session: Session, request: Request, project: Project) -> ProjectOut:
+def _out(session: Session, request: Request, project: Project, scope: auth.Scope) -> ProjectOut:
     org = session.get(Organization, project.organization_id)
     demand = session.get(Demand, project.demand_id)
     assert org is not None
     return ProjectOut(**ProjectOut.fields_of(project, org, request.app.state.regions, today_of(request),
-                                             demand.ref if demand else None))
+                                             demand.ref if demand else None, entitled=_entitled(scope, project)))
+
+
+def _entitled(scope: auth.Scope, project: Project) -> bool:
+    """Free text as written for staff of the project's region; masked for the organization."""
+    return scope.covers(project.city_code, project.county_code)
 
 
 def detail(session: Session, request: Request, scope: auth.Scope, project: Project) -> ProjectDetailOut:
-    base = _out(session, request, project).model_dump()
+    base = _out(session, request, project, scope).model_dump()
+    entitled = _entitled(scope, project)
     link = None
     if scope.is_staff:
         token = projects.village_token(request.app.state.secret, project)
         link = f"{request.app.state.settings.base_url.rstrip('/')}/confirm/{token}"
     return ProjectDetailOut(
-        **base, reports=[ProgressOut.of(r) for r in projects.reports_of(session, project)],
-        changes=[ChangeOut(field=c.field, old=c.old, new=c.new, reason=c.reason, who=c.who, at=c.at)
+        **base, reports=[ProgressOut.of(r, entitled=entitled) for r in projects.reports_of(session, project)],
+        changes=[ChangeOut(field=c.field, old=shown(c.old, entitled), new=shown(c.new, entitled),
+                           reason=shown(c.reason, entitled), who=c.who, at=c.at)
                  for c in projects.changes_of(session, project)], village_link=link)
 
 
@@ -68,12 +76,14 @@ def list_projects(request: Request, session: SessionDep, user: CurrentUser,
     from api.routes.api_v1 import _region_codes
 
     city_code, county_code = _region_codes(request, city, county)
-    rows = projects.list_projects(session, auth.Scope.of(user), today_of(request), projects.ProjectFilter(
+    scope = auth.Scope.of(user)
+    rows = projects.list_projects(session, scope, today_of(request), projects.ProjectFilter(
         city_code=city_code, county_code=county_code, action=action, status=status, overdue=overdue))
     refs = {d.id: d.ref for d in session.exec(select(Demand).where(
         Demand.id.in_([p.demand_id for p, _ in rows] or [-1]))).all()}  # type: ignore[union-attr]
     return [ProjectOut(**ProjectOut.fields_of(p, o, request.app.state.regions, today_of(request),
-                                              refs.get(p.demand_id))) for p, o in rows]
+                                              refs.get(p.demand_id), entitled=_entitled(scope, p)))
+            for p, o in rows]
 
 
 @router.get("/projects/{project_id}", response_model=ProjectDetailOut, tags=["projects"], summary="项目详情与进展")
@@ -107,7 +117,7 @@ def report_progress(request: Request, session: SessionDep, user: CurrentUser, pr
     session.flush()
     audit.record(session, "project_progress", actor=user, ip=client_ip(request), target=f"项目{project.id}",
                  detail={"report": report.id, "status": report.status}, clock=request.app.state.clock)
-    return ProgressOut.of(report)
+    return ProgressOut.of(report, entitled=_entitled(scope, project))
 
 
 @router.patch("/progress/{report_id}", response_model=ProgressOut, tags=["projects"],
@@ -120,7 +130,7 @@ def correct_report(request: Request, session: SessionDep, user: CurrentUser, rep
         from api.errors import NotFound
 
         raise NotFound("进展报告不存在")
-    projects.get_project(session, scope, report.project_id)  # visibility first: 404/403 before 422
+    project = projects.get_project(session, scope, report.project_id)  # visibility first: 404/403 before 422
     made = projects.correct_report(session, scope=scope, user=user, report=report,
                                    changes=body.model_dump(exclude_unset=True, exclude={"reason"}),
                                    reason=body.reason, clock=request.app.state.clock,
@@ -128,7 +138,7 @@ def correct_report(request: Request, session: SessionDep, user: CurrentUser, rep
     audit.record(session, "project_correct", actor=user, ip=client_ip(request), target=f"项目{report.project_id}",
                  detail={"report": report.id, "fields": [c.field for c in made], "reason": body.reason},
                  clock=request.app.state.clock)
-    return ProgressOut.of(report)
+    return ProgressOut.of(report, entitled=_entitled(scope, project))
 
 
 @router.post("/projects/{project_id}/village-confirmation", response_model=ProjectDetailOut, tags=["projects"],
@@ -173,10 +183,10 @@ def unmark_case(request: Request, session: SessionDep, user: CurrentUser, projec
 @router.get("/cases", response_model=list[CaseOut], tags=["projects"], summary="典型案例（公开）")
 def cases(request: Request, session: SessionDep) -> list[CaseOut]:
     regions = request.app.state.regions
-    return [CaseOut(id=p.id, title=p.title, organization=o.name,  # type: ignore[arg-type]
+    return [CaseOut(id=p.id, title=mask_text(p.title), organization=o.name,  # type: ignore[arg-type]
                     place=regions.place_name(p.city_code, p.county_code) + p.village, action=p.action,
                     funds_in=p.funds_in, beneficiaries=p.beneficiaries, village_rating=p.village_rating,
-                    story=p.case_story) for p, o in projects.public_cases(session)]
+                    story=mask_text(p.case_story)) for p, o in projects.public_cases(session)]
 
 
 def report_file(request: Request, session: Session, user: Any, kind: str, period: str,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 import threading
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 import anyio
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
@@ -36,7 +36,8 @@ from api.schemas import (
     TokenOut,
 )
 from api.services import audit, auth, catalog, pairings
-from api.services.importer import ImportRejected, ImportReport
+from api.services.contract import DEMAND_FORM, ORG_FORM, FormSpec
+from api.services.importer import ImportRejected, ImportReport, free_text_warnings
 from api.services.matching import (
     listing_for_demand,
     listing_for_organization,
@@ -45,7 +46,8 @@ from api.services.matching import (
     run_recorded,
     start_run,
 )
-from models import MatchRun, Organization, Pairing, User
+from api.services.privacy import shown
+from models import Demand, MatchRun, Organization, Pairing, User
 
 ERRORS = {400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 404: {"model": ErrorOut},
           409: {"model": ErrorOut}, 422: {"model": ErrorOut}, 429: {"model": ErrorOut}}
@@ -125,6 +127,15 @@ def set_user_active(request: Request, session: SessionDep, user: CurrentUser,
 
 # -- organizations ---------------------------------------------------------------------
 
+_Out = TypeVar("_Out", DemandOut, OrganizationOut)
+
+
+def _written(out: _Out, record: Demand | Organization, form: FormSpec) -> _Out:
+    """What was just written, with a warning for each free-text column holding personal data."""
+    out.warnings = free_text_warnings(form, record.model_dump(), form.header_of)
+    return out
+
+
 @router.get("/organizations", response_model=OrganizationPage, tags=["organizations"], summary="社会组织列表")
 def list_organizations(request: Request, session: SessionDep, scope: ScopeDep, user: CurrentUser,
                        city: str | None = None,
@@ -146,7 +157,7 @@ def create_organization(request: Request, session: SessionDep, scope: ScopeDep, 
     org = catalog.create_organization(session, scope, body.model_dump(exclude_none=True), matcher)
     audit.record(session, "org_create", actor=user, ip=client_ip(request), target=org.credit_code,
                  clock=request.app.state.clock)
-    return OrganizationOut.of(org, scope, request.app.state.regions)
+    return _written(OrganizationOut.of(org, scope, request.app.state.regions), org, ORG_FORM)
 
 
 @router.get("/organizations/{credit_code}", response_model=OrganizationOut, tags=["organizations"])
@@ -163,7 +174,7 @@ def update_organization(request: Request, session: SessionDep, scope: ScopeDep, 
     org = catalog.update_organization(session, scope, org, changes, matcher)
     audit.record(session, "org_update", actor=user, ip=client_ip(request), target=org.credit_code,
                  detail={"fields": sorted(changes)}, clock=request.app.state.clock)
-    return OrganizationOut.of(org, scope, request.app.state.regions)
+    return _written(OrganizationOut.of(org, scope, request.app.state.regions), org, ORG_FORM)
 
 
 @router.post("/organizations/{credit_code}/withdraw", response_model=OrganizationOut, tags=["organizations"],
@@ -187,7 +198,8 @@ async def organization_recommendations(request: Request, token: TokenDep, credit
         listing = listing_for_organization(session, org.id, top=top)
         regions = request.app.state.regions
         items = [RecommendationOut(
-            rank=r.rank, score=r.score, signals=r.signals, reasons=r.reasons, pairing_status=r.pairing_status,
+            rank=r.rank, score=r.score, signals=r.signals, pairing_status=r.pairing_status,
+            reasons=[shown(x, scope.covers(r.city_code, r.county_code)) for x in r.reasons],
             demand=DemandOut.of(r, scope, regions, contact_entitled=scope.covers(r.city_code, r.county_code)
                                 or r.pairing_status == "approved"))
             for r in listing.rows]
@@ -206,7 +218,7 @@ def express_interest(request: Request, session: SessionDep, scope: ScopeDep, use
                                         clock=request.app.state.clock)
     audit.record(session, "interest", actor=user, ip=client_ip(request), target=f"{demand.ref} ← {org.credit_code}",
                  clock=request.app.state.clock)
-    return _pairing_out(session, pairing)
+    return _pairing_out(session, pairing, scope)
 
 
 @router.post("/organizations/{credit_code}/dismissals", response_model=PairingOut, status_code=201,
@@ -218,7 +230,7 @@ def dismiss(request: Request, session: SessionDep, scope: ScopeDep, user: Curren
     pairing = pairings.dismiss(session, scope=scope, user=user, org=org, demand=demand, clock=request.app.state.clock)
     audit.record(session, "dismiss", actor=user, ip=client_ip(request), target=f"{demand.ref} ← {org.credit_code}",
                  clock=request.app.state.clock)
-    return _pairing_out(session, pairing)
+    return _pairing_out(session, pairing, scope)
 
 
 # -- demands ---------------------------------------------------------------------------
@@ -242,7 +254,7 @@ def create_demand(request: Request, session: SessionDep, scope: ScopeDep, user: 
     demand = catalog.create_demand(session, scope, body.model_dump(exclude_none=True), matcher)
     audit.record(session, "demand_create", actor=user, ip=client_ip(request), target=demand.ref,
                  clock=request.app.state.clock)
-    return DemandOut.of(demand, scope, request.app.state.regions)
+    return _written(DemandOut.of(demand, scope, request.app.state.regions), demand, DEMAND_FORM)
 
 
 @router.get("/demands/{ref}", response_model=DemandOut, tags=["demands"])
@@ -262,7 +274,7 @@ def update_demand(request: Request, session: SessionDep, scope: ScopeDep, user: 
     demand = catalog.update_demand(session, scope, demand, changes, matcher)
     audit.record(session, "demand_update", actor=user, ip=client_ip(request), target=demand.ref,
                  detail={"fields": sorted(changes)}, clock=request.app.state.clock)
-    return DemandOut.of(demand, scope, request.app.state.regions)
+    return _written(DemandOut.of(demand, scope, request.app.state.regions), demand, DEMAND_FORM)
 
 
 @router.post("/demands/{ref}/close", response_model=DemandOut, tags=["demands"], summary="关闭或撤回需求")
@@ -297,17 +309,18 @@ async def demand_recommendations(request: Request, token: TokenDep, ref: str, co
 
 # -- pairings --------------------------------------------------------------------------
 
-def _pairing_out(session: Session, pairing: Pairing, *, history: list[str] | None = None) -> PairingOut:
-    from models import Demand
-
+def _pairing_out(session: Session, pairing: Pairing, scope: auth.Scope, *,
+                 history: list[str] | None = None) -> PairingOut:
     demand = session.get(Demand, pairing.demand_id)
     org = session.get(Organization, pairing.organization_id)
     decider = session.get(User, pairing.decided_by_id) if pairing.decided_by_id else None
     assert demand is not None and org is not None
+    entitled = scope.covers(demand.city_code, demand.county_code)
     return PairingOut(id=pairing.id, demand_ref=demand.ref, county_code=demand.county_code,
-                      credit_code=org.credit_code, organization_name=org.name, demand_title=demand.title,
-                      status=pairing.status, source=pairing.source, score=pairing.score, reasons=pairing.reasons,
-                      reason_code=pairing.reason_code, note=pairing.note,
+                      credit_code=org.credit_code, organization_name=org.name,
+                      demand_title=shown(demand.title, entitled), status=pairing.status, source=pairing.source,
+                      score=pairing.score, reasons=[shown(r, entitled) for r in pairing.reasons],
+                      reason_code=pairing.reason_code, note=shown(pairing.note, entitled),
                       decided_by=decider.username if decider else None, decided_at=pairing.decided_at,
                       history=history or [], waiting_since=pairing.updated_at)
 
@@ -346,7 +359,7 @@ def _decide(request: Request, session: Session, scope: ScopeDep, user: User, bod
 
 @router.post("/pairings/decisions", response_model=PairingOut, tags=["pairings"], summary="审核：通过或驳回")
 def decide(request: Request, session: SessionDep, scope: ScopeDep, user: CurrentUser, body: DecisionIn) -> PairingOut:
-    return _pairing_out(session, _decide(request, session, scope, user, body))
+    return _pairing_out(session, _decide(request, session, scope, user, body), scope)
 
 
 @router.post("/pairings/bulk-approve", response_model=list[PairingOut], tags=["pairings"], summary="批量通过")
@@ -356,15 +369,13 @@ def bulk_approve(request: Request, session: SessionDep, scope: ScopeDep, user: C
     for item in body.items:
         if item.decision != "approve":
             raise InvalidInput("批量操作只能通过")
-        out.append(_pairing_out(session, _decide(request, session, scope, user, item)))
+        out.append(_pairing_out(session, _decide(request, session, scope, user, item), scope))
     return out
 
 
 @router.get("/pairings", response_model=list[PairingOut], tags=["pairings"], summary="对接记录")
 def list_pairings(session: SessionDep, scope: ScopeDep, user: CurrentUser,
                   status: Literal["requested", "approved", "rejected", "dismissed"] | None = None) -> list[PairingOut]:
-    from models import Demand
-
     query = select(Pairing).join(Demand, col(Demand.id) == Pairing.demand_id)
     if scope.role == "org":
         query = query.where(Pairing.organization_id == scope.organization_id)
@@ -373,7 +384,7 @@ def list_pairings(session: SessionDep, scope: ScopeDep, user: CurrentUser,
         query = query.where(scope.demand_clause())
     if status:
         query = query.where(Pairing.status == status)
-    return [_pairing_out(session, p) for p in session.exec(query.order_by(col(Pairing.id))).all()]
+    return [_pairing_out(session, p, scope) for p in session.exec(query.order_by(col(Pairing.id))).all()]
 
 
 # -- uploads ---------------------------------------------------------------------------

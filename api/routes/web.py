@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from api.deps import OptionalUser, SessionDep
 from api.errors import AppError, Forbidden, InvalidInput
-from api.services import audit, auth, catalog, pairings
+from api.services import audit, auth, catalog, pairings, privacy
 from api.services.importer import ImportRejected
 from api.services.matching import latest_run, recommendations_for_organization
 from api.services.uploads import import_for_scope
@@ -29,6 +29,10 @@ from models.project import PROJECT_STATUS_LABELS
 from models.user import ROLE_LABELS
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "web" / "templates")
+# Free text is masked for whoever is not entitled to it: `masked` where nobody viewing is,
+# `shown(entitled)` on pages staff of the region share with others.
+TEMPLATES.env.filters["masked"] = privacy.mask_text
+TEMPLATES.env.filters["shown"] = privacy.shown
 router = APIRouter(include_in_schema=False)
 DbId = Annotated[int, Form(ge=1, le=2**31 - 1)]  # inside every database's INTEGER
 
@@ -60,7 +64,7 @@ def render(request: Request, template: str, user: User | None, status_code: int 
     regions = request.app.state.regions
     return TEMPLATES.TemplateResponse(request, template, {
         "user": user, "role_label": ROLE_LABELS.get(user.role, "") if user else "", "csrf": csrf_token(request),
-        "regions": regions, "actions": ACTIONS, "place": regions.place_name, "mask": catalog.mask_phone,
+        "regions": regions, "actions": ACTIONS, "place": regions.place_name, "mask": privacy.mask_phone,
         "status_labels": STATUS_LABELS, "reject_reasons": REJECT_REASONS,
         "flash": request.session.pop("flash", None), **context,
     }, status_code=status_code)
@@ -170,7 +174,8 @@ def demand_page(request: Request, session: SessionDep, user: OptionalUser, count
     demand = catalog.get_demand(session, ref, county_code[:6])
     if demand.status != "open":
         raise AppError("该需求已关闭")
-    return render(request, "demand.html", user, d=demand)
+    return render(request, "demand.html", user, d=demand,
+                  text_entitled=auth.Scope.of(user).covers(demand.city_code, demand.county_code))
 
 
 @router.api_route("/unsubscribe/{token}", methods=["GET", "POST"], response_class=HTMLResponse, name="unsubscribe")

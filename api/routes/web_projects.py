@@ -65,7 +65,8 @@ def _project_page(request: Request, session: Any, user: Any, project: Project, t
         link = str(request.url_for("village_confirm", token=token))
     return render(request, template, user, p=project, org=org, demand=demand,
                   reports=projects.reports_of(session, project), changes=projects.changes_of(session, project),
-                  village_link=link, error=error, status_code=status_code, **_ctx(request))
+                  village_link=link, error=error, status_code=status_code,
+                  text_entitled=auth.Scope.of(user).covers(project.city_code, project.county_code), **_ctx(request))
 
 
 @router.post("/staff/progress/{report_id}/correct", name="staff_correct", dependencies=[CsrfChecked])

@@ -14,6 +14,7 @@ from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
 from api.errors import Conflict, Forbidden, InvalidInput
+from api.services import privacy
 from api.services.auth import Scope
 from api.services.contract import DEMAND_FORM, ORG_FORM, FormSpec
 from api.services.importer import ImportRejected, Table, validate_table
@@ -23,27 +24,6 @@ from matcher import Matcher
 from matcher.regions import RegionIndex
 from models import Demand, Organization
 from models.base import utcnow
-
-
-def mask_phone(phone: str | None) -> str | None:
-    """138****5678; a landline keeps its area code.
-
-    >>> mask_phone("13812345678"), mask_phone("0433-8888888")
-    ('138****5678', '0433-****888')
-    """
-    if not phone:
-        return phone
-    if "-" in phone:
-        area, number = phone.split("-", 1)
-        return f"{area}-{'*' * max(0, len(number) - 3)}{number[-3:]}"
-    return phone[:3] + "****" + phone[-4:] if len(phone) >= 8 else "****"
-
-
-def mask_email(email: str | None) -> str | None:
-    if not email or "@" not in email:
-        return email
-    name, domain = email.split("@", 1)
-    return f"{name[:1]}***@{domain}"
 
 
 @dataclass
@@ -188,10 +168,21 @@ def list_demands(session: Session, scope: Scope, *, city_code: str | None = None
         where.append(Demand.county_code == county_code)
     if action:
         where.append(Demand.category == action)
+    masked_search = bool(keyword) and not scope.is_staff and privacy.may_touch_masked(keyword)
     if keyword:
-        like = f"%{keyword}%"
+        # Those who see masked text search it: the database finds a superset, masking decides.
+        like = f"%{keyword.replace('*', '%') if masked_search else keyword}%"
         where.append(or_(col(Demand.title).like(like), col(Demand.description).like(like),
                          col(Demand.village).like(like), col(Demand.township).like(like)))
+    if masked_search:
+        assert keyword is not None
+        hits = session.execute(select_columns(Demand.id, Demand.title, Demand.description, Demand.village,
+                                              Demand.township).where(*where).order_by(col(Demand.id).desc())).all()
+        ids = [h.id for h in hits if any(keyword in privacy.mask_text(t) for t in h[1:])]
+        wanted = ids[(page - 1) * size: page * size]
+        rows = session.exec(select(Demand).where(col(Demand.id).in_(wanted or [-1]))
+                            .order_by(col(Demand.id).desc())).all()
+        return Page(list(rows), len(ids), page, size)
     total = session.exec(select(func.count()).select_from(Demand).where(*where)).one()
     rows = session.exec(select(Demand).where(*where).order_by(col(Demand.id).desc())
                         .offset((page - 1) * size).limit(size)).all()

@@ -13,6 +13,7 @@ class ColumnSpec:
     required: bool
     aliases: tuple[str, ...] = ()
     max_length: int = 100  # characters; the table's column is at least this wide
+    free_text: bool = False  # typed freely: checked for personal data, masked for the non-entitled
 
     def names(self) -> tuple[str, ...]:
         return (self.header, *self.aliases)
@@ -36,9 +37,9 @@ ORG_FORM = FormSpec("orgs", "社会组织参与乡村振兴行动报名表", (
     ColumnSpec("所在市（州）", "city", True, ("所在市州", "市（州）")),
     ColumnSpec("所在县（市、区）", "county", False, ("所在县区", "县（市、区）")),
     ColumnSpec("参与行动", "actions", True, ("参与行动类别", "行动类别")),
-    ColumnSpec("业务范围", "scope", False, (), 2000),
-    ColumnSpec("帮扶能力", "capability", True, ("帮扶内容", "拟开展帮扶内容"), 2000),
-    ColumnSpec("拟帮扶地区", "service_area", False, ("帮扶地区", "服务地区"), 500),
+    ColumnSpec("业务范围", "scope", False, (), 2000, free_text=True),
+    ColumnSpec("帮扶能力", "capability", True, ("帮扶内容", "拟开展帮扶内容"), 2000, free_text=True),
+    ColumnSpec("拟帮扶地区", "service_area", False, ("帮扶地区", "服务地区"), 500, free_text=True),
     ColumnSpec("可投入资金（万元）", "funds", False, ("资金（万元）",)),
     ColumnSpec("可投入人员（人）", "staff", False, ("人员（人）",)),
     ColumnSpec("联系人", "contact_name", True, (), 50),
@@ -53,8 +54,8 @@ DEMAND_FORM = FormSpec("demands", "乡村振兴帮扶需求要点", (
     ColumnSpec("乡（镇）", "township", False, ("乡镇",)),
     ColumnSpec("村", "village", False, ("行政村",)),
     ColumnSpec("需求类别", "category", False, ("行动类别",)),
-    ColumnSpec("需求名称", "title", True, ("需求标题",), 200),
-    ColumnSpec("需求内容", "description", True, ("需求要点", "具体需求"), 5000),
+    ColumnSpec("需求名称", "title", True, ("需求标题",), 200, free_text=True),
+    ColumnSpec("需求内容", "description", True, ("需求要点", "具体需求"), 5000, free_text=True),
     ColumnSpec("受益人数", "beneficiaries", False),
     ColumnSpec("资金需求（万元）", "funding_needed", False, ("资金缺口（万元）",)),
     ColumnSpec("期望完成时间", "due_date", False, ("完成时限",)),

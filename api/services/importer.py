@@ -6,7 +6,7 @@ import csv
 import hashlib
 import io
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ import openpyxl
 from sqlmodel import Session, col, select
 
 from api.errors import InvalidInput
+from api.services import privacy
 from api.services import validation as v
 from api.services.contract import DEMAND_FORM, FORMS, ORG_FORM, FormSpec, header_key
 from matcher import Matcher
@@ -368,7 +369,14 @@ def validate_table(table: Table, form: FormSpec, index: dict[str, int], matcher:
             errors.extend(ctx.errors)
         else:
             good.append((row, rec))
+            warnings.extend(f"第{row}行{w}" for w in free_text_warnings(form, rec, ctx.header))
     return good, errors
+
+
+def free_text_warnings(form: FormSpec, record: Mapping[str, Any], header: Callable[[str], str]) -> list[str]:
+    """Personal data found in a record's free-text columns, each named by its column."""
+    return [f"「{header(c.key)}」{w}" for c in form.columns if c.free_text
+            for w in privacy.warnings(record.get(c.key))]
 
 
 # -- writing ---------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from api.errors import InvalidInput, NotFound
 from api.services.auth import Clock, Scope
 from api.services.matching import RecommendationView, latest_run, recommendations_for_organization
 from api.services.pairings import QueueFilter, QueueItem, queue_items, queue_keys
+from api.services.privacy import mask_text
 from api.services.projects import days_since_report, overdue_projects
 from api.settings import Settings
 from matcher.regions import RegionIndex
@@ -50,6 +51,7 @@ MAX_ATTEMPTS = 10
 SENDER_NAME = "乡村振兴供需对接平台"
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
                    keep_trailing_newline=True)
+_env.filters["masked"] = mask_text  # a mail may be forwarded: its free text is masked for everyone
 
 
 @dataclass

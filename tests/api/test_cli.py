@@ -184,7 +184,7 @@ def test_mail_preview_digest_send_and_jobs(cli_env: str, monkeypatch: pytest.Mon
     from aiosmtpd.controller import Controller
 
     from api.settings import get_settings
-    from tests.api.test_mail_and_jobs import Inbox, free_port
+    from tests.inbox import Inbox, free_port
 
     invoke("demo", "--organizations", "30", "--demands", "120")
     invoke("rematch")

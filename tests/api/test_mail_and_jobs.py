@@ -6,68 +6,25 @@ from __future__ import annotations
 import email
 import os
 import re
-import socket
 import subprocess
 import sys
 from collections import Counter
 from datetime import UTC, datetime
 from email import policy
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
 from sqlmodel import Session, func, select
 
-from api.services.jobs import Jobs, build_scheduler, slot_of
+from api.services.jobs import build_scheduler, slot_of
 from matcher import Matcher
 from models import Demand, JobRun, MatchRun, OutboxMessage, PendingMatch, Recommendation, User
+from tests.inbox import Inbox, free_port, make_jobs
 from tests.world import World
 
 ROOT = Path(__file__).resolve().parents[2]
 PHONE = re.compile(r"1[3-9]\d{9}|0\d{2,3}-\d{7,8}")
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.raw: list[bytes] = []
-
-    async def handle_DATA(self, server, session, envelope) -> str:  # type: ignore[no-untyped-def]
-        self.raw.append(envelope.original_content or envelope.content)
-        return "250 OK"
-
-    def messages(self) -> list[EmailMessage]:
-        return [email.message_from_bytes(raw, policy=policy.default) for raw in self.raw]  # type: ignore[misc]
-
-    def recipients(self) -> Counter[str]:
-        return Counter(str(m["To"]) for m in self.messages())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def smtp_port() -> int:
-    return free_port()
-
-
-@pytest.fixture
-def inbox(smtp_port: int):  # type: ignore[no-untyped-def]
-    handler = Inbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=smtp_port)
-    controller.start()
-    yield handler
-    controller.stop()
-
-
-def make_jobs(world: World, smtp_port: int, **kw: object) -> Jobs:
-    app = world.app
-    settings = app.state.settings.model_copy(update={"smtp_port": smtp_port, "base_url": "http://testserver",  # type: ignore[attr-defined]
-                                                     "mail_from": "duijie@jl.example"})
-    return Jobs(app.state.engine, settings, app.state.matcher, secret=app.state.secret, clock=world.clock, **kw)  # type: ignore[attr-defined,arg-type]
 
 
 def test_morning_digest_as_received(world: World, inbox: Inbox, smtp_port: int, tmp_path: Path) -> None:
