@@ -20,7 +20,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from api.db import create_tables, make_engine
 from api.errors import AppError
 from api.limits import LOGIN_PATHS, UPLOAD_PATHS, BodyLimit, RateLimit, Rule
-from api.routes import api_projects, api_v1, web, web_projects
+from api.routes import api_projects, api_review, api_v1, web, web_projects, web_review
 from api.services.auth import PasswordChangeRequired
 from api.services.importer import ImportRejected
 from api.settings import Settings, get_settings
@@ -78,8 +78,10 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.include_router(api_v1.router)
     app.include_router(api_projects.router)
+    app.include_router(api_review.router)
     app.include_router(web.router)
     app.include_router(web_projects.router)
+    app.include_router(web_review.router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

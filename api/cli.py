@@ -70,8 +70,8 @@ def mail_preview(org: Annotated[str, typer.Option("--org", help="统一社会信
                  html: Annotated[bool, typer.Option("--html", help="输出HTML而非纯文本")] = False) -> None:
     """预览某社会组织今天的推荐邮件（不发送）。"""
     from api.services.engine import get_matcher
+    from api.services.lookup import find_organization
     from api.services.mail import preview_org_digest
-    from api.services.matching import find_organization
 
     settings = get_settings()
     try:
@@ -172,7 +172,7 @@ def rematch(
 ) -> None:
     """重新匹配全部社会组织与需求，保存推荐结果。"""
     from api.services.engine import get_matcher
-    from api.services.matching import run_rematch
+    from api.services.runs import run_rematch
 
     stages = ["tokenize", "vectorize", "candidates", "signals", "ranking", "explain"]
     labels = {"tokenize": "分词", "vectorize": "向量化", "candidates": "候选", "signals": "信号",
@@ -209,12 +209,8 @@ def recommend(
 ) -> None:
     """查看某个需求的推荐社会组织，或某个社会组织的推荐需求。"""
     from api.services.engine import get_matcher
-    from api.services.matching import (
-        find_demand,
-        find_organization,
-        recommendations_for_demand,
-        recommendations_for_organization,
-    )
+    from api.services.listings import recommendations_for_demand, recommendations_for_organization
+    from api.services.lookup import find_demand, find_organization
 
     if bool(demand) == bool(org):
         typer.echo("请指定 --demand 或 --org 其中之一", err=True)
@@ -257,7 +253,7 @@ def export_recommendations(
     top: Annotated[int | None, typer.Option(help="每个对象最多几条")] = None,
 ) -> None:
     """导出最近一次匹配的推荐结果，每行一个 JSON 对象。"""
-    from api.services.matching import export_recommendations as export
+    from api.services.listings import export_recommendations as export
 
     if side not in ("demands", "organizations"):
         typer.echo("--for 应为 demands 或 organizations", err=True)
@@ -371,8 +367,8 @@ def demo(
         accounts = ensure_demo_accounts(session, matcher.regions)
     if history:
         from api.services.demo import simulate_history
-        from api.services.matching import run_rematch
         from api.services.projects import local_today
+        from api.services.runs import run_rematch
 
         with session_scope(_engine()) as session:
             run_rematch(session, matcher)
@@ -446,7 +442,7 @@ def user_add(
     """新建账号。"""
     from api.services import auth
     from api.services.engine import get_matcher
-    from api.services.matching import find_organization
+    from api.services.lookup import find_organization
 
     regions = get_matcher().regions
     try:

@@ -31,7 +31,7 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "checkin")
         def _foreign_keys_back_on(dbapi_conn, record) -> None:  # type: ignore[no-untyped-def]
-            # A re-match pauses them for its bulk insert (api.services.matching._pause_foreign_keys).
+            # A re-match pauses them for its bulk insert (api.services.runs._pause_foreign_keys).
             if record.info.pop(FOREIGN_KEYS_PAUSED, False) and dbapi_conn is not None:
                 dbapi_conn.execute("PRAGMA foreign_keys=ON")
 

@@ -378,3 +378,51 @@ class CaseOut(BaseModel):
     beneficiaries: int
     village_rating: int | None
     story: str
+
+
+# -- 需复核 ------------------------------------------------------------------------------------
+
+class EntryOut(BaseModel):
+    username: str
+    channel: str
+    source: str
+    at: datetime
+
+
+class FlagOut(BaseModel):
+    id: int
+    kind: str
+    kind_label: str
+    subject: str
+    other: str
+    reason: str
+    score: float | None
+    status: str
+    decision: str | None
+    actions: dict[str, str]
+    note: str
+    decided_by: str | None
+    decided_at: datetime | None
+    created_at: datetime
+    entered_by: EntryOut | None = None  # who entered the flagged demand, where known
+
+    @classmethod
+    def of(cls, f: Any, entry: Any | None) -> FlagOut:
+        from models.review import FLAG_ACTIONS, FLAG_KINDS
+
+        return cls(id=f.id, kind=f.kind, kind_label=FLAG_KINDS[f.kind], subject=f.subject, other=f.other,
+                   reason=f.reason, score=f.score, status=f.status, decision=f.decision,
+                   actions=FLAG_ACTIONS[f.kind] if f.status == "open" else {}, note=f.note,
+                   decided_by=f.decided_by, decided_at=f.decided_at, created_at=f.created_at,
+                   entered_by=EntryOut(username=entry.username, channel=entry.channel, source=entry.source,
+                                       at=entry.at) if entry else None)
+
+
+class FlagList(BaseModel):
+    counts: dict[str, int]
+    items: list[FlagOut]
+
+
+class ReviewDecisionIn(BaseModel):
+    action: Literal["keep", "merge", "close", "confirm", "checked"]
+    note: str = Field(default="", max_length=500)

@@ -18,6 +18,7 @@ ACTION_LABELS = {
     "project_plan": "修改项目计划", "project_progress": "报告项目进展", "project_correct": "更正项目进展",
     "village_confirm": "村级确认", "project_case": "标记典型案例", "password_change": "修改密码",
     "password_reset": "重置密码", "account_disable": "停用账号", "account_enable": "启用账号",
+    "review_decision": "复核决定",
 }
 
 

@@ -11,6 +11,7 @@ from sqlmodel import Field, SQLModel
 from models.base import UTCDateTime, utcnow
 
 STATUSES = ("suggested", "requested", "approved", "rejected", "dismissed")
+CLOSED_STATUSES = ("approved", "rejected", "dismissed")  # decided: never suggested again as they stand
 STATUS_LABELS = {"suggested": "待审核（系统推荐）", "requested": "待审核（组织申请）", "approved": "已通过",
                  "rejected": "已驳回", "dismissed": "组织不感兴趣"}
 REJECT_REASONS = {

@@ -14,7 +14,8 @@ from api.app import create_app
 from api.db import session_scope
 from api.services import auth
 from api.services.auth import Scope
-from api.services.matching import find_organization, run_rematch
+from api.services.lookup import find_organization
+from api.services.runs import run_rematch
 from api.services.uploads import import_for_scope
 from api.settings import Settings
 from matcher import Matcher

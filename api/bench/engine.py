@@ -56,7 +56,7 @@ def run_one(scale: str) -> dict[str, object]:
     from api.services.catalog import create_demand
     from api.services.demo import generate
     from api.services.incremental import match_pending
-    from api.services.matching import load_demands, load_organizations
+    from api.services.records import load_demands, load_organizations
     from api.services.uploads import import_for_scope
     from matcher import Matcher
 
@@ -132,7 +132,7 @@ def rematch_only(db: str) -> dict[str, object]:
     from sqlmodel import Session
 
     from api.db import create_tables, make_engine
-    from api.services.matching import run_rematch
+    from api.services.runs import run_rematch
     from matcher import Matcher
     from matcher.candidates import prepare_bulk
 
@@ -167,7 +167,7 @@ def run_blocks(scale: str, *, seed: int = 11, workers: int = 2) -> dict[str, obj
 
     from api.db import create_tables, make_engine
     from api.services.demo import synthetic_demands, synthetic_organizations
-    from api.services.matching import start_run
+    from api.services.runs import start_run
     from matcher import Matcher
     from models import Demand, Organization
     from models.base import utcnow
@@ -252,7 +252,7 @@ def _block_worker(url: str, run_id: int) -> None:
 def _block_records(engine, span: tuple[int, int, int, int]):  # type: ignore[no-untyped-def]
     from sqlmodel import Session, col
 
-    from api.services.matching import load_demands, load_organizations
+    from api.services.records import load_demands, load_organizations
     from models import Demand, Organization
 
     org_lo, org_hi, dem_lo, dem_hi = span
@@ -267,7 +267,7 @@ def _match_block(span: tuple[int, int, int, int]) -> dict[str, object]:
     from sqlalchemy import text
     from sqlmodel import Session
 
-    from api.services.matching import batch_rows, insert_recommendations
+    from api.services.bulk import batch_rows, insert_recommendations
 
     assert _block_matcher is not None
     _block_matcher.tokenizer.clear_cache()  # cold for every block: the generator repeats its templates

@@ -35,18 +35,12 @@ from api.schemas import (
     RunOut,
     TokenOut,
 )
-from api.services import audit, auth, catalog, pairings
+from api.services import audit, auth, catalog, pairings, review
 from api.services.contract import DEMAND_FORM, ORG_FORM, FormSpec
 from api.services.importer import ImportRejected, ImportReport, free_text_warnings
-from api.services.matching import (
-    listing_for_demand,
-    listing_for_organization,
-    own_process_config,
-    run_in_own_process,
-    run_recorded,
-    start_run,
-)
+from api.services.listings import listing_for_demand, listing_for_organization
 from api.services.privacy import shown
+from api.services.runs import own_process_config, run_in_own_process, run_recorded, start_run
 from models import Demand, MatchRun, Organization, Pairing, User
 
 ERRORS = {400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 404: {"model": ErrorOut},
@@ -130,9 +124,11 @@ def set_user_active(request: Request, session: SessionDep, user: CurrentUser,
 _Out = TypeVar("_Out", DemandOut, OrganizationOut)
 
 
-def _written(out: _Out, record: Demand | Organization, form: FormSpec) -> _Out:
-    """What was just written, with a warning for each free-text column holding personal data."""
-    out.warnings = free_text_warnings(form, record.model_dump(), form.header_of)
+def _written(out: _Out, written: catalog.Written, form: FormSpec) -> _Out:
+    """What was just written, with a warning for each free-text column holding personal data and
+    for each thing it raised for review."""
+    out.warnings = [*free_text_warnings(form, written.record.model_dump(), form.header_of),
+                    *review.warnings_of(written.flags)]
     return out
 
 
@@ -154,10 +150,12 @@ def list_organizations(request: Request, session: SessionDep, scope: ScopeDep, u
              summary="登记社会组织")
 def create_organization(request: Request, session: SessionDep, scope: ScopeDep, user: CurrentUser,
                         body: OrganizationIn, matcher: MatcherDep) -> OrganizationOut:
-    org = catalog.create_organization(session, scope, body.model_dump(exclude_none=True), matcher)
+    written = catalog.create_organization(session, scope, body.model_dump(exclude_none=True), matcher,
+                                          clock=request.app.state.clock)
+    org = written.record
     audit.record(session, "org_create", actor=user, ip=client_ip(request), target=org.credit_code,
                  clock=request.app.state.clock)
-    return _written(OrganizationOut.of(org, scope, request.app.state.regions), org, ORG_FORM)
+    return _written(OrganizationOut.of(org, scope, request.app.state.regions), written, ORG_FORM)
 
 
 @router.get("/organizations/{credit_code}", response_model=OrganizationOut, tags=["organizations"])
@@ -171,10 +169,11 @@ def update_organization(request: Request, session: SessionDep, scope: ScopeDep, 
                         credit_code: str, body: OrganizationIn, matcher: MatcherDep) -> OrganizationOut:
     org = catalog.get_organization(session, scope, credit_code)
     changes = body.model_dump(exclude_unset=True)
-    org = catalog.update_organization(session, scope, org, changes, matcher)
+    written = catalog.update_organization(session, scope, org, changes, matcher, clock=request.app.state.clock)
+    org = written.record
     audit.record(session, "org_update", actor=user, ip=client_ip(request), target=org.credit_code,
                  detail={"fields": sorted(changes)}, clock=request.app.state.clock)
-    return _written(OrganizationOut.of(org, scope, request.app.state.regions), org, ORG_FORM)
+    return _written(OrganizationOut.of(org, scope, request.app.state.regions), written, ORG_FORM)
 
 
 @router.post("/organizations/{credit_code}/withdraw", response_model=OrganizationOut, tags=["organizations"],
@@ -238,7 +237,7 @@ def dismiss(request: Request, session: SessionDep, scope: ScopeDep, user: Curren
 @router.get("/demands", response_model=DemandPage, tags=["demands"], summary="需求列表（公众可见，联系方式隐藏）")
 def list_demands(request: Request, session: SessionDep, scope: ScopeDep, city: str | None = None,
                  county: str | None = None, action: str | None = None,
-                 status: Literal["open", "closed"] | None = "open", q: str | None = None,
+                 status: Literal["open", "held", "closed"] | None = "open", q: str | None = None,
                  page: Paging = 1, size: Size = 20) -> DemandPage:
     city_code, county_code = _region_codes(request, city, county)
     result = catalog.list_demands(session, scope, city_code=city_code, county_code=county_code, action=action,
@@ -251,10 +250,12 @@ def list_demands(request: Request, session: SessionDep, scope: ScopeDep, city: s
 @router.post("/demands", response_model=DemandOut, status_code=201, tags=["demands"], summary="发布需求")
 def create_demand(request: Request, session: SessionDep, scope: ScopeDep, user: CurrentUser, body: DemandIn,
                   matcher: MatcherDep) -> DemandOut:
-    demand = catalog.create_demand(session, scope, body.model_dump(exclude_none=True), matcher)
+    written = catalog.create_demand(session, scope, body.model_dump(exclude_none=True), matcher,
+                                    clock=request.app.state.clock)
+    demand = written.record
     audit.record(session, "demand_create", actor=user, ip=client_ip(request), target=demand.ref,
                  clock=request.app.state.clock)
-    return _written(DemandOut.of(demand, scope, request.app.state.regions), demand, DEMAND_FORM)
+    return _written(DemandOut.of(demand, scope, request.app.state.regions), written, DEMAND_FORM)
 
 
 @router.get("/demands/{ref}", response_model=DemandOut, tags=["demands"])
@@ -271,10 +272,11 @@ def update_demand(request: Request, session: SessionDep, scope: ScopeDep, user: 
                   body: DemandIn, matcher: MatcherDep, county: str | None = None) -> DemandOut:
     demand = catalog.get_demand(session, ref, _region_codes(request, None, county)[1])
     changes = body.model_dump(exclude_unset=True)
-    demand = catalog.update_demand(session, scope, demand, changes, matcher)
+    written = catalog.update_demand(session, scope, demand, changes, matcher, clock=request.app.state.clock)
+    demand = written.record
     audit.record(session, "demand_update", actor=user, ip=client_ip(request), target=demand.ref,
                  detail={"fields": sorted(changes)}, clock=request.app.state.clock)
-    return _written(DemandOut.of(demand, scope, request.app.state.regions), demand, DEMAND_FORM)
+    return _written(DemandOut.of(demand, scope, request.app.state.regions), written, DEMAND_FORM)
 
 
 @router.post("/demands/{ref}/close", response_model=DemandOut, tags=["demands"], summary="关闭或撤回需求")
@@ -417,7 +419,8 @@ def _import_upload(app, kind: str, data: bytes, suffix: str, scope: auth.Scope, 
         with Session(app.state.engine, expire_on_commit=False) as session:
             try:
                 report, accounts = import_for_scope(session, path, kind, scope=scope, matcher=app.state.matcher(),
-                                                    skip_invalid=skip_invalid, create_accounts=create_accounts)
+                                                    skip_invalid=skip_invalid, create_accounts=create_accounts,
+                                                    channel="api", source=filename, clock=app.state.clock)
                 audit.record(session, "upload", actor=user, ip=ip, target=filename, clock=app.state.clock,
                              detail={"kind": kind, "created": report.created, "updated": report.updated,
                                      "rejected_rows": report.rejected, "accounts": len(accounts)})

@@ -15,9 +15,10 @@ from sqlmodel import Session, col, select
 
 from api.deps import OptionalUser, SessionDep
 from api.errors import AppError, Forbidden, InvalidInput
-from api.services import audit, auth, catalog, pairings, privacy
+from api.services import audit, auth, catalog, entries, pairings, privacy
 from api.services.importer import ImportRejected
-from api.services.matching import latest_run, recommendations_for_organization
+from api.services.listings import recommendations_for_organization
+from api.services.runs import latest_run
 from api.services.uploads import import_for_scope
 from matcher.categories import ACTIONS
 from models import Demand, Organization, Pairing, User
@@ -26,6 +27,7 @@ from models.job import JOB_LABELS
 from models.mail import FREQUENCY_LABELS
 from models.pairing import REJECT_REASONS, STATUS_LABELS
 from models.project import PROJECT_STATUS_LABELS
+from models.review import ENTRY_CHANNELS
 from models.user import ROLE_LABELS
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "web" / "templates")
@@ -172,10 +174,12 @@ def password_change(request: Request, session: SessionDep, user: OptionalUser,
 @router.get("/demand/{county_code}/{ref}", response_class=HTMLResponse, name="demand_page")
 def demand_page(request: Request, session: SessionDep, user: OptionalUser, county_code: str, ref: str) -> HTMLResponse:
     demand = catalog.get_demand(session, ref, county_code[:6])
-    if demand.status != "open":
-        raise AppError("该需求已关闭")
-    return render(request, "demand.html", user, d=demand,
-                  text_entitled=auth.Scope.of(user).covers(demand.city_code, demand.county_code))
+    own_region = auth.Scope.of(user).covers(demand.city_code, demand.county_code)
+    if demand.status != "open" and not own_region:
+        raise AppError("该需求正在复核，暂不公开" if demand.status == "held" else "该需求已关闭")
+    entry = entries.entered_by(session, [demand.id]).get(demand.id) if own_region and demand.id else None  # type: ignore[list-item]
+    return render(request, "demand.html", user, d=demand, text_entitled=own_region, entry=entry,
+                  channels=ENTRY_CHANNELS)
 
 
 @router.api_route("/unsubscribe/{token}", methods=["GET", "POST"], response_class=HTMLResponse, name="unsubscribe")
@@ -355,7 +359,8 @@ async def staff_upload(request: Request, user: OptionalUser, kind: Annotated[str
                 try:
                     report, accounts = import_for_scope(
                         session, path, "orgs" if kind == "orgs" else "demands", scope=auth.Scope.of(staff),
-                        matcher=app.state.matcher(), skip_invalid=skip_invalid, create_accounts=create_accounts)
+                        matcher=app.state.matcher(), skip_invalid=skip_invalid, create_accounts=create_accounts,
+                        channel="web", source=file.filename or "", clock=app.state.clock)
                     audit.record(session, "upload", actor=staff, ip=ip, target=file.filename or "",
                                  clock=app.state.clock,
                                  detail={"kind": kind, "created": report.created, "updated": report.updated,

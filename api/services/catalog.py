@@ -7,6 +7,7 @@ the web forms and the uploads share one set of rules.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_
@@ -14,16 +15,33 @@ from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
 from api.errors import Conflict, Forbidden, InvalidInput
-from api.services import privacy
-from api.services.auth import Scope
+from api.services import entries, privacy, review
+from api.services.auth import Clock, Scope
 from api.services.contract import DEMAND_FORM, ORG_FORM, FormSpec
 from api.services.importer import ImportRejected, Table, validate_table
-from api.services.incremental import enqueue
-from api.services.matching import find_demand, find_organization
+from api.services.lookup import find_demand, find_organization
+from api.services.pending import enqueue
 from matcher import Matcher
 from matcher.regions import RegionIndex
-from models import Demand, Organization
+from models import Demand, Organization, ReviewFlag, User
 from models.base import utcnow
+
+
+@dataclass
+class Written:
+    """A record just created or changed, and what it raised for staff to review."""
+
+    record: Any
+    flags: list[ReviewFlag]
+
+
+def _demand_written(session: Session, scope: Scope, matcher: Matcher, demand: Demand, *, created: bool, channel: str,
+                    now: datetime) -> Written:
+    assert demand.id is not None
+    user = session.get(User, scope.user_id) if scope.user_id else None
+    entries.record_entries(session, [(demand.id, created)], username=user.username if user else "命令行",
+                          channel=channel, now=now)
+    return Written(demand, review.check_demands(session, matcher, ids=[demand.id], now=now))
 
 
 @dataclass
@@ -111,7 +129,8 @@ def get_organization(session: Session, scope: Scope, credit_code: str) -> Organi
     return org
 
 
-def create_organization(session: Session, scope: Scope, data: dict[str, Any], matcher: Matcher) -> Organization:
+def create_organization(session: Session, scope: Scope, data: dict[str, Any], matcher: Matcher, *,
+                        clock: Clock = utcnow) -> Written:
     scope.require_staff()
     rec = _validate_one(ORG_FORM, data, matcher)
     if not scope.covers(rec["city_code"], rec["county_code"]):
@@ -122,11 +141,12 @@ def create_organization(session: Session, scope: Scope, data: dict[str, Any], ma
     session.add(org)
     session.flush()
     enqueue(session, "organization", org.id)
-    return org
+    assert org.id is not None
+    return Written(org, review.check_organizations(session, matcher, ids=[org.id], now=clock()))
 
 
 def update_organization(session: Session, scope: Scope, org: Organization, changes: dict[str, Any],
-                        matcher: Matcher) -> Organization:
+                        matcher: Matcher, *, clock: Clock = utcnow) -> Written:
     scope.require_organization(org)
     if "credit_code" in changes and changes["credit_code"] != org.credit_code:
         raise InvalidInput("统一社会信用代码不可修改")
@@ -137,7 +157,8 @@ def update_organization(session: Session, scope: Scope, org: Organization, chang
     session.add(org)
     session.flush()
     enqueue(session, "organization", org.id)
-    return org
+    assert org.id is not None
+    return Written(org, review.check_organizations(session, matcher, ids=[org.id], now=clock()))
 
 
 def set_organization_status(session: Session, scope: Scope, org: Organization, status: str) -> Organization:
@@ -194,7 +215,8 @@ def get_demand(session: Session, ref: str, county_code: str | None = None) -> De
     return find_demand(session, ref, county_code)
 
 
-def create_demand(session: Session, scope: Scope, data: dict[str, Any], matcher: Matcher) -> Demand:
+def create_demand(session: Session, scope: Scope, data: dict[str, Any], matcher: Matcher, *, channel: str = "api",
+                  clock: Clock = utcnow) -> Written:
     scope.require_staff()
     rec = _validate_one(DEMAND_FORM, data, matcher)
     if not scope.covers(rec["city_code"], rec["county_code"]):
@@ -207,11 +229,11 @@ def create_demand(session: Session, scope: Scope, data: dict[str, Any], matcher:
     session.add(demand)
     session.flush()
     enqueue(session, "demand", demand.id)
-    return demand
+    return _demand_written(session, scope, matcher, demand, created=True, channel=channel, now=clock())
 
 
 def update_demand(session: Session, scope: Scope, demand: Demand, changes: dict[str, Any],
-                  matcher: Matcher) -> Demand:
+                  matcher: Matcher, *, channel: str = "api", clock: Clock = utcnow) -> Written:
     scope.require_staff()
     scope.require_demand(demand)
     if "ref" in changes and changes["ref"] != demand.ref:
@@ -228,7 +250,7 @@ def update_demand(session: Session, scope: Scope, demand: Demand, changes: dict[
     session.add(demand)
     session.flush()
     enqueue(session, "demand", demand.id)
-    return demand
+    return _demand_written(session, scope, matcher, demand, created=False, channel=channel, now=clock())
 
 
 def set_demand_status(session: Session, scope: Scope, demand: Demand, status: str) -> Demand:

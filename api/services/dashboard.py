@@ -14,8 +14,8 @@ from sqlmodel import Session, col, select
 
 from api.services import pairings
 from api.services.auth import Scope
-from api.services.matching import latest_run
 from api.services.projects import is_overdue, project_clause
+from api.services.runs import latest_run
 from matcher.categories import ACTIONS
 from matcher.regions import RegionIndex
 from models import Demand, Pairing, Project, Recommendation

@@ -20,6 +20,7 @@ import openpyxl
 from sqlmodel import Session, select
 
 from api.services.contract import ORG_FORM
+from api.services.privacy import id_check_char, luhn_valid
 from api.services.validation import CREDIT_CHARSET, credit_check_char
 from matcher.categories import ACTIONS
 from matcher.regions import RegionIndex
@@ -313,6 +314,8 @@ def generate(out_dir: Path, *, organizations: int = 320, demands: int = 2400, se
     regions = regions or RegionIndex.default()
     out_dir.mkdir(parents=True, exist_ok=True)
     org_rows = [row for row, _ in synthetic_organizations(rng, regions, organizations)]
+    twin = organization_twin(rng, org_rows[:-1])  # in place of the last: the demo keeps its size
+    org_rows = org_rows[:len(org_rows) - len(twin)] + twin
     org_path = out_dir / "社会组织报名表.xlsx"
     wb = openpyxl.Workbook()
     ws = wb.active
@@ -324,12 +327,45 @@ def generate(out_dir: Path, *, organizations: int = 320, demands: int = 2400, se
     wb.save(org_path)
 
     dem_rows = [row for row, _ in synthetic_demands(rng, regions, demands)]
+    examples = review_examples(rng, dem_rows[:-3])
+    dem_rows = dem_rows[:len(dem_rows) - len(examples)] + examples
     dem_path = out_dir / "乡村振兴帮扶需求要点.csv"
     with dem_path.open("w", encoding="gb18030", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(dem_rows[0]))
         writer.writeheader()
         writer.writerows(dem_rows)
     return DemoFiles(org_path, dem_path)
+
+
+def review_examples(rng: random.Random, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Three rows as villages really send them, for 汪清县's staff to find on 需复核: a need with a
+    household's personal data and a bank card typed in, one household's treadmill, and the
+    township's copy of a village's need under a number of its own."""
+    base = next((r for r in rows if r["县（市、区）"] == "汪清县"), None)
+    if base is None:  # a demo too small to reach 汪清县
+        return []
+    id_number = "22242419550312123" + id_check_char("22242419550312123")
+    card = next(f"622202100112345678{d}" for d in "0123456789" if luhn_valid(f"622202100112345678{d}"))
+    common = {k: base[k] for k in ("市州", "县（市、区）", "乡（镇）", "村", "受益人数", "期望完成时间", "联系人", "联系电话")}
+    return [
+        {**common, "需求编号": "WQ-DEMO-1", "需求类别": "扶弱济困", "需求名称": "独居老人房屋漏雨",
+         "需求内容": f"独居老人张桂芳（身份证{id_number}）房屋漏雨，急需维修。有意帮扶请联系她儿子13912346578"
+                     f"或村会计0433-88885678，捐款可汇至{card}", "资金需求（万元）": 2},
+        {**common, "需求编号": "WQ-DEMO-2", "需求类别": "扶弱济困", "需求名称": "给我家买台跑步机",
+         "需求内容": "我家老人想锻炼身体，给我家买一台跑步机", "资金需求（万元）": 0.5},
+        {**common, "需求编号": "WQ-DEMO-3", "需求类别": base["需求类别"], "需求名称": base["需求名称"].strip(),
+         "需求内容": f"（乡镇汇总）{base['需求内容']}", "资金需求（万元）": base["资金需求（万元）"]},
+    ]
+
+
+def organization_twin(rng: random.Random, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """An organization of 汪清县 registered again under its short place name and another code."""
+    first = next((r for r in rows if str(r["社会组织名称"]).strip().startswith("汪清县")), None)
+    if first is None:
+        return []
+    name = str(first["社会组织名称"]).strip().replace("汪清县", "汪清", 1)
+    org_type = "社会服务机构" if first["组织类型"] == "民办非企业单位" else first["组织类型"]
+    return [{**first, "社会组织名称": name, "统一社会信用代码": _credit_code(rng, org_type, "222424")}]
 
 
 DEMO_PASSWORD = "duijie-demo-2026"

@@ -18,10 +18,11 @@ from api.errors import InvalidInput
 from api.services import privacy
 from api.services import validation as v
 from api.services.contract import DEMAND_FORM, FORMS, ORG_FORM, FormSpec, header_key
+from api.services.pending import enqueue_many
 from matcher import Matcher
 from matcher.categories import canonical_action, split_actions
 from matcher.regions import RegionIndex
-from models import Demand, Organization
+from models import Demand, DemandAlias, Organization, OrganizationAlias
 from models.base import utcnow
 
 ENCODINGS = ("utf-8-sig", "gb18030")
@@ -74,6 +75,7 @@ class ImportReport:
     warnings: list[str] = field(default_factory=list)
     error_file: Path | None = None
     keys: list[str] = field(default_factory=list)
+    written: list[tuple[int, bool]] = field(default_factory=list)  # ids created or changed, and whether created
 
     def summary(self) -> str:
         label = "社会组织" if self.kind == "orgs" else "需求"
@@ -387,18 +389,33 @@ def _upsert(session: Session, model: type[Organization] | type[Demand],
     if model is Organization:
         codes = [r["credit_code"] for r in records]
         existing = session.exec(select(Organization).where(col(Organization.credit_code).in_(codes))).all()
+        aliases = session.exec(
+            select(OrganizationAlias.credit_code, Organization.credit_code, Organization.name)
+            .join(Organization, col(Organization.id) == OrganizationAlias.organization_id)
+            .where(col(OrganizationAlias.credit_code).in_(codes))).all()
+        merged = {(code,): f"统一社会信用代码{code}已合并到社会组织{kept}（{name}）" for code, kept, name in aliases}
     else:
         refs = list({r["ref"] for r in records})
         existing = session.exec(select(Demand).where(col(Demand.ref).in_(refs))).all()
+        aliases = session.exec(
+            select(DemandAlias.county_code, DemandAlias.ref, Demand.ref, Demand.title)
+            .join(Demand, col(Demand.id) == DemandAlias.demand_id).where(col(DemandAlias.ref).in_(refs))).all()
+        merged = {(county, ref): f"需求编号{ref}已合并到需求{kept}（{title}）" for county, ref, kept, title in aliases}
     by_key = {key_of(row): row for row in existing}
     now = utcnow()
     touched: list[Organization | Demand] = []
+    created: set[int] = set()
     for rec in records:
         row = by_key.get(key_of(rec))
+        if row is None and key_of(rec) in merged:  # staff merged it: the kept record is not overwritten
+            report.unchanged += 1
+            report.warnings.append(f"{merged[key_of(rec)]}，本行未导入")
+            continue
         if row is None:
             row = model(**rec)
             session.add(row)
             touched.append(row)
+            created.add(id(row))
             report.created += 1
             continue
         changed = {k: val for k, val in rec.items() if getattr(row, k) != val}
@@ -412,8 +429,7 @@ def _upsert(session: Session, model: type[Organization] | type[Demand],
         else:
             report.unchanged += 1
     session.flush()
-    from api.services.incremental import enqueue_many  # local: incremental imports the matching service
-
+    report.written = [(row.id, id(row) in created) for row in touched if row.id is not None]
     enqueue_many(session, "organization" if model is Organization else "demand",
                  [row.id for row in touched if row.id is not None])
 

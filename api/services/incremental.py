@@ -11,46 +11,18 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, text
+from sqlalchemy import and_, delete, func, text
 from sqlmodel import Session, col, select
 
-from api.services.matching import (
-    demand_record,
-    insert_recommendations,
-    latest_run,
-    load_demands,
-    load_organizations,
-    org_record,
-    recommendation_rows,
-)
-from api.services.pairings import learning_inputs
+from api.services.bulk import insert_recommendations, recommendation_rows
+from api.services.learning import learning_inputs
+from api.services.records import demand_record, load_demands, load_organizations, org_record
+from api.services.runs import latest_run
 from matcher import Matcher
 from matcher.engine import DemandIndex, OrganizationIndex
 from models import Demand, Organization, PendingMatch, Recommendation
-from models.base import utcnow
 
 FULL_RUN_THRESHOLD = 200  # more pending records than this: a full re-match is cheaper
-
-
-def enqueue(session: Session, kind: str, record_id: int | None) -> None:
-    """Mark a demand or organization for the incremental job (once, however often it changes)."""
-    if record_id is not None:
-        enqueue_many(session, kind, [record_id])
-
-
-def enqueue_many(session: Session, kind: str, record_ids: list[int]) -> None:
-    wanted = set(record_ids)
-    if not wanted:
-        return
-    have = set(session.exec(select(PendingMatch.record_id).where(
-        PendingMatch.kind == kind, col(PendingMatch.record_id).in_(wanted))).all())
-    rows = [{"kind": kind, "record_id": rid, "queued_at": utcnow()} for rid in sorted(wanted - have)]
-    if rows:
-        session.execute(insert(PendingMatch), rows)
-
-
-def pending_count(session: Session) -> int:
-    return session.exec(select(func.count()).select_from(PendingMatch)).one()
 
 
 # One prepared side per (database, matcher, side), with the version it was built from.

@@ -24,9 +24,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from api.services import mail
+from api.services import mail, review
 from api.services.auth import Clock
-from api.services.matching import own_process_config, run_in_own_process, run_rematch, start_run
+from api.services.runs import own_process_config, run_in_own_process, run_rematch, start_run
 from api.settings import Settings
 from matcher import Matcher
 from models import JobLock, JobRun, MatchRun
@@ -162,13 +162,17 @@ class Jobs:
         self.full_runs_in_own_process = full_runs_in_own_process
         self.processes: list[BaseProcess] = []  # the full runs' own processes, in order
 
-    def _full_rematch(self, session: Session) -> MatchRun:
+    def _full_rematch(self, session: Session, *, review_first: bool = False) -> MatchRun:
         """A full re-match, committed. In the web's own scheduler it runs in a niced process of its
         own, as a run started from the web does: the engine's ~10 s of Python would otherwise hold
         the interpreter lock the requests being served need (the nightly run, and a full run after
-        a bulk upload, in office hours)."""
+        a bulk upload, in office hours). ``review_first``: the 需复核 checks over every open record
+        first, in the same process, so what they hold sits the run out (the nightly job)."""
         today, keep = self.clock().date(), self.settings.keep_runs
         if not self.full_runs_in_own_process:
+            if review_first:
+                review.scan(session, self.matcher_factory(), now=self.clock())
+                session.commit()
             run = run_rematch(session, self.matcher_factory(), today=today, keep_runs=keep)
             session.commit()
             return run
@@ -176,7 +180,8 @@ class Jobs:
         session.commit()
         run_in_own_process(self.engine, self.settings.database_url, run.id,  # type: ignore[arg-type]
                            today=today, keep_runs=keep, nice=self.settings.rematch_nice,
-                           idle=self.settings.rematch_idle, started=self.processes.append)
+                           idle=self.settings.rematch_idle, started=self.processes.append,
+                           review_first=review_first)
         session.refresh(run)
         if run.status != "done":
             raise RuntimeError(run.error or f"第{run.id}次匹配未完成")
@@ -190,7 +195,7 @@ class Jobs:
 
         def body() -> dict[str, Any]:
             with self.session() as session:
-                run = self._full_rematch(session)
+                run = self._full_rematch(session, review_first=True)
                 return {"match_run": run.id, "recommendations": run.n_recommendations, "coverage": run.coverage,
                         "seconds": run.duration_s}
 
@@ -218,7 +223,8 @@ class Jobs:
                                             after_send=self.after_send))
 
     def incremental_match(self) -> dict[str, int]:
-        from api.services.incremental import FULL_RUN_THRESHOLD, match_pending, pending_count
+        from api.services.incremental import FULL_RUN_THRESHOLD, match_pending
+        from api.services.pending import pending_count
 
         with job_lock(self.engine, "incremental_match", clock=self.clock) as held:
             if not held:

@@ -26,10 +26,11 @@ from sqlmodel import Session, col, select
 
 from api.errors import InvalidInput, NotFound
 from api.services.auth import Clock, Scope
-from api.services.matching import RecommendationView, latest_run, recommendations_for_organization
+from api.services.listings import RecommendationView, recommendations_for_organization
 from api.services.pairings import QueueFilter, QueueItem, queue_items, queue_keys
 from api.services.privacy import mask_text
 from api.services.projects import days_since_report, overdue_projects
+from api.services.runs import latest_run
 from api.settings import Settings
 from matcher.regions import RegionIndex
 from models import (

@@ -52,13 +52,16 @@ _CIRCUMSTANCES = "|".join((
 _SURNAMES = (
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
     "姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
-    "常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季"
+    "常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季"
     "裴霍涂苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕屈饶解牟艾尤阳穆农司卓古吉缪简车项连芦麦褚娄窦"
     "戚岑景党宫费卜冷晏席卫米柏宗瞿桂佟臧闵苟邬边卞姬师仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩佘池查麻"
     "苑迟邝朴"
 )
 _NAME = re.compile(rf"(?:{_CIRCUMSTANCES})[:：（(\s]*(?=[{_SURNAMES}])")
 _CJK = re.compile(r"[\u4e00-\u9fff]+")
+# Common words that start like a surname and a given name ("留守儿童关爱之家", "空巢老人高龄化").
+_NOT_NAMES = frozenset("高龄 康复 安全 文化 温暖 常年 方面 周边 任务 白天 金额 包括 单位 于是 宁静 向日 万元 "
+                       "司法 商户 党员 贺卡 钱款 谷物 柏油 路灯 路面 车辆 米面 时常 易地".split())
 # What may follow a name; a name run on into other words ("低保户申请救助") is no name.
 _AFTER_NAME = frozenset("家的等和与户因现今患住及在是有已同老身电联手年岁之一、，。；：:（()） \n0123456789")
 
@@ -176,7 +179,8 @@ def scan(text: str | None) -> list[Finding]:
         run = _CJK.match(text, m.end())
         for size in (3, 2):
             end = m.end() + size
-            if run and run.end() >= end and (end == len(text) or text[end] in _AFTER_NAME):
+            if (run and run.end() >= end and (end == len(text) or text[end] in _AFTER_NAME)
+                    and text[m.end():m.end() + 2] not in _NOT_NAMES):
                 add("name", m.end(), end, None)
                 break
     return sorted(found, key=lambda f: f.start)

@@ -7,15 +7,19 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from api.services import auth
+from api.services import auth, entries, review
 from api.services.importer import ImportReport, import_file
 from matcher import Matcher
 from models import Organization, User
+from models.base import utcnow
 
 
 def import_for_scope(session: Session, path: Path, kind: str, *, scope: auth.Scope, matcher: Matcher,
-                     skip_invalid: bool = False, create_accounts: bool = False,
-                     error_file: Path | None = None) -> tuple[ImportReport, list[dict[str, str]]]:
+                     skip_invalid: bool = False, create_accounts: bool = False, error_file: Path | None = None,
+                     channel: str = "cli", source: str | None = None,
+                     clock: auth.Clock = utcnow) -> tuple[ImportReport, list[dict[str, str]]]:
+    """Import one form for a staff member; who wrote each demand in is recorded, and what needs a
+    second look (duplicates, doubtful requests) is flagged, held and named in the report."""
     scope.require_staff()
 
     def in_region(rec: dict[str, Any]) -> str | None:
@@ -26,6 +30,15 @@ def import_for_scope(session: Session, path: Path, kind: str, *, scope: auth.Sco
     report = import_file(session, path, kind, matcher=matcher, skip_invalid=skip_invalid, error_file=error_file,
                          row_check=None if scope.role == "province" else in_region)
     accounts = create_org_accounts(session, report.keys, matcher) if create_accounts and kind == "orgs" else []
+    now, ids = clock(), [i for i, _created in report.written]
+    if kind == "demands":
+        user = session.get(User, scope.user_id) if scope.user_id else None
+        entries.record_entries(session, report.written, username=user.username if user else "命令行",
+                              channel=channel, source=source if source is not None else path.name, now=now)
+        flags = review.check_demands(session, matcher, ids=ids, now=now)
+    else:
+        flags = review.check_organizations(session, matcher, ids=ids, now=now)
+    report.warnings.extend(review.warnings_of(flags))
     return report, accounts
 
 

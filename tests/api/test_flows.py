@@ -16,7 +16,7 @@ from api.app import create_app
 from api.db import session_scope
 from api.errors import Conflict
 from api.services import partitions
-from api.services.matching import STALE_RUN_S, own_process_config, rematch_in_process, run_rematch, start_run
+from api.services.runs import STALE_RUN_S, own_process_config, rematch_in_process, run_rematch, start_run
 from matcher import Matcher
 from models import Demand, MatchRun, Pairing, PairingDecision, Recommendation, User
 from tests.factories import demand_row, write_csv

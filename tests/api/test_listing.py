@@ -8,14 +8,13 @@ from sqlmodel import Session, select
 
 from api.db import session_scope
 from api.services import partitions
-from api.services.matching import (
-    latest_run,
+from api.services.listings import (
     listing_for_demand,
     listing_for_organization,
     recommendations_for_demand,
     recommendations_for_organization,
-    run_rematch,
 )
+from api.services.runs import latest_run, run_rematch
 from models import Demand, MatchRun, Organization, Pairing, Recommendation
 from tests.world import World
 

@@ -247,7 +247,7 @@ def test_incremental_lists_stay_ranked_and_full(world: World) -> None:
     """After a new demand is matched alone, every list is ranked 1..k by score, and an
     organization whose list is full takes the demand only when it beats its k-th."""
     from api.services.incremental import match_pending
-    from api.services.matching import run_rematch
+    from api.services.runs import run_rematch
     from matcher import MatchConfig, Matcher
 
     matcher = Matcher(MatchConfig(top_k=2))

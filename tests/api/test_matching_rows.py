@@ -9,18 +9,10 @@ import numpy as np
 import pytest
 from sqlmodel import Session, col, select
 
-from api.services.matching import (
-    _REC_COLUMNS,
-    batch_rows,
-    demand_record,
-    latest_run,
-    load_demands,
-    load_organizations,
-    org_record,
-    recommendation_rows,
-    run_rematch,
-)
-from api.services.pairings import learning_inputs
+from api.services.bulk import _REC_COLUMNS, batch_rows, recommendation_rows
+from api.services.learning import learning_inputs
+from api.services.records import demand_record, load_demands, load_organizations, org_record
+from api.services.runs import latest_run, run_rematch
 from matcher import DemandRecord, Matcher, OrganizationRecord, Recommendation
 from matcher import engine as engine_module
 from matcher.categories import ACTIONS

@@ -18,7 +18,8 @@ from sqlmodel import Session, col, func, select
 
 from api.db import make_engine, session_scope
 from api.services import partitions
-from api.services.matching import listing_for_demand, run_rematch
+from api.services.listings import listing_for_demand
+from api.services.runs import run_rematch
 from matcher import Matcher
 from models import Demand, MatchRun, Recommendation
 from tests.api.test_rematch_keys import _rematch_deleting, _victim, plain_role_url  # noqa: F401  (a fixture)

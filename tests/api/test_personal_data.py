@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from api.db import session_scope
 from api.services.auth import Scope
-from api.services.matching import run_rematch
+from api.services.runs import run_rematch
 from api.services.uploads import import_for_scope
 from models import Demand
 from tests.api.test_privacy import luhn_complete, valid_id
@@ -44,6 +44,14 @@ def typed(world: World, tmp_path: Path) -> World:
         report, _ = import_for_scope(session, write_csv(tmp_path / "pd.csv", [row]), "demands",
                                      scope=Scope("province"), matcher=world.app.state.matcher())  # type: ignore[attr-defined]
         assert report.created == 1
+    # A bank card to send money to is a request for cash to a person: held until staff confirm it.
+    assert REF not in world.client().get("/", params={"county": "汪清县"}).text
+    staff = world.token("wangqing")
+    flags = world.client().get("/api/v1/reviews", headers=staff).json()["items"]
+    doubtful = next(f for f in flags if f["kind"] == "doubtful_demand" and f["subject"].startswith(REF))
+    r = world.client().post(f"/api/v1/reviews/{doubtful['id']}/decision", headers=staff, json={"action": "confirm"})
+    assert r.status_code == 200, r.text
+    with session_scope(world.engine) as session:
         run_rematch(session, world.app.state.matcher())  # type: ignore[attr-defined]
     return world
 
@@ -166,7 +174,9 @@ def test_writing_through_the_api_warns_and_an_organizations_text_is_masked_for_o
     assert created.json()["description"] == TEXT
     assert created.json()["warnings"] == [
         "「需求内容」含身份证号码、手机号码、固定电话、银行卡号、电子邮箱（非本地区人员只能看到遮蔽后的内容）",
-        "「需求内容」含困难群众姓名「张桂芳」（请确认确有必要公开）"]
+        "「需求内容」含困难群众姓名「张桂芳」（请确认确有必要公开）",
+        "需求WQ-API「义诊」疑似非公共需求（要求汇款至个人银行卡，不属于村级公共需求），暂不在需求大厅公开，待本地区工作人员复核"]
+    assert created.json()["status"] == "held"
     code = world.codes["C"]  # the provincial e-commerce association, recommended for 汪清's 木耳
     patched = world.client().patch(f"/api/v1/organizations/{code}", headers=world.token("admin"),
                                    json={"capability": f"会员开网店直播带货，帮助销售木耳大米，联系{SON}"})

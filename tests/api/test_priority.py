@@ -12,7 +12,7 @@ from sqlmodel import Session, text
 
 from api.db import make_engine
 from api.services import priority
-from api.services.matching import run_rematch, start_run
+from api.services.runs import run_rematch, start_run
 from matcher import Matcher
 from models import MatchRun
 from tests.world import World

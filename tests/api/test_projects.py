@@ -9,7 +9,7 @@ import re
 from sqlmodel import Session, col, select
 
 from api.services import projects
-from api.services.matching import run_rematch
+from api.services.runs import run_rematch
 from models import AuditEvent, Project, ProjectChange
 from tests.world import World, page_csrf
 

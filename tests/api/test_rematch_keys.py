@@ -17,7 +17,8 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, func, select
 
 from api.db import make_engine, session_scope
-from api.services.matching import _pause_foreign_keys, insert_recommendations, run_rematch
+from api.services.bulk import insert_recommendations
+from api.services.runs import _pause_foreign_keys, run_rematch
 from matcher import Matcher
 from models import Demand, MatchRun, Pairing, Recommendation
 from tests.conftest import PG_URL

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from sqlmodel import Session, col, select
 
-from api.services.matching import demand_record, latest_run, org_record, run_rematch
+from api.services.records import demand_record, org_record
+from api.services.runs import latest_run, run_rematch
 from api.services.tokens import text_key
 from matcher import Matcher
 from matcher.text import Tokenizer

@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 
 from models import Pairing
 from tests.browser.conftest import shot
-from tests.factories import org_row, write_csv
+from tests.factories import demand_row, org_row, write_csv
 from tests.world import PASSWORD, World
 
 
@@ -154,3 +154,38 @@ def test_project_progress_dashboard_and_report_download(page, live, tmp_path: Pa
     assert ws["A1"].value == "汪清县社会组织参与乡村振兴行动项目进展清单（2026年下半年）"
     assert [ws.cell(row=4, column=c).value for c in (5, 9, 10, 11, 12)] == [
         "汪清县仁爱医院", "实施中", 2.5, 36, "首次义诊，36位老人体检"]
+
+
+def test_staff_review_page_lists_a_duplicate_and_merges_it(page, live, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    _world, base = live
+    copy = write_csv(tmp_path / "乡镇汇总.csv", [demand_row(1, 需求编号="WQ-TS-7", 需求名称="空巢老人义诊体检",
+                                                           需求内容="为第1村空巢老人开展义诊体检，送常用药"),
+                                                demand_row(5, 需求编号="WQ-TM", 需求名称="给我家买台跑步机",
+                                                           需求内容="给我家买一台跑步机")])
+    login(page, base, "wangqing")
+    page.wait_for_url(f"{base}/staff/queue")
+    page.goto(f"{base}/staff/upload")
+    page.check("input[name=kind][value=demands]")
+    page.set_input_files("input[type=file]", str(copy))
+    page.click("form.card button[type=submit]")
+    page.locator(".upload-report").wait_for()
+    assert "疑似重复" in page.locator(".upload-report").inner_text()
+    page.click("header a:has-text('需复核')")
+    page.wait_for_url(f"{base}/staff/review")
+    rows = page.locator("tr.review-item")
+    assert rows.count() == 2
+    assert page.locator("nav.tabs a[data-kind=duplicate_demand] .count").inner_text() == "1"
+    assert page.locator("nav.tabs a[data-kind=doubtful_demand] .count").inner_text() == "1"
+    duplicate = page.locator("tr.review-item[data-kind=duplicate_demand]")
+    assert "WQ-1「空巢老人义诊」" in duplicate.inner_text() and "wangqing" in duplicate.inner_text()
+    shot(page, "staff-review")
+    duplicate.locator("button[value=merge]").click()
+    page.locator("tr.review-item[data-kind=duplicate_demand] .decision").wait_for()
+    assert "合并为一条" in page.locator("tr.review-item[data-kind=duplicate_demand]").inner_text()
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{base}/staff/review")
+    assert page.locator("tr.review-item").count() == 1  # the doubtful request waits
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "staff-review-phone")
+    page.goto(base + "/")
+    assert page.locator("article.demand").count() == 4  # the copy merged, the treadmill held
