@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import jieba
+import opencc
 
 try:  # the same algorithm and dictionary in Rust; tests/matcher/test_text.py checks it segments as jieba does
     import jieba_next
@@ -19,6 +20,10 @@ except ImportError:  # pragma: no cover - declared; jieba itself is the fallback
 from matcher.resources import data_dir
 
 _WORDLIKE = re.compile(r"[\u4e00-\u9fffA-Za-z]")
+# Traditional characters to simplified, phrase-aware (OpenCC): "鄉村醫生" is "乡村医生" to the engine.
+_T2S = opencc.OpenCC("t2s")
+# Written so in simplified text too, where t2s would turn it into 干: 乾安县, 乾坤.
+_AS_WRITTEN = {"乾": "\ue000"}
 
 # Function words and form boilerplate that say nothing about fit.
 STOPWORDS = frozenset(
@@ -26,6 +31,7 @@ STOPWORDS = frozenset(
     需要 需求 开展 提供 帮助 帮扶 进行 希望 能够 可以 可 能 相关 方面 工作 服务 活动 项目 问题 情况 一些
     一批 若干 部分 全部 主要 积极 努力 计划 拟 年 月 日 名 人 户 次 万元 元 万 左右 以上 以下 多 约 共
     村 村民 本村 全村 乡 镇 乡镇 县 市 区 协会 组织 机构 中心 单位 社会 社会组织 吉林省 吉林 参与 乡村振兴
+    俺 俺们 咱 咱们 咱村 俺村 咋 咋整 咋办 啥 啥的 嘎哈 寻思 整点 老鼻子 贼 挺 特别 非常 一下 这个 那个
     """.split()
 )
 # Single characters that do carry meaning in this domain.
@@ -33,10 +39,11 @@ _KEEP_SINGLE = frozenset("鹅 鸭 参 牛 猪 羊 鱼 蛋 米 茶 药 菌 蜜 �
 
 
 def normalize(text: str | None) -> str:
-    """Full-width forms to half-width, stray spaces folded, Latin lower-cased.
+    """Full-width forms to half-width (and compatibility ideographs to their unified form),
+    traditional characters to simplified, stray spaces folded, Latin lower-cased.
 
-    >>> normalize("　义诊\u3000 ＡＢＣ１２ ")
-    '义诊 abc12'
+    >>> normalize("　義診\u3000 ＡＢＣ１２ 馬鈴薯 乾安縣")
+    '义诊 abc12 马铃薯 乾安县'
     """
     if not text:
         return ""
@@ -44,6 +51,11 @@ def normalize(text: str | None) -> str:
     # Most texts are already in NFKC; checking is several times cheaper than normalizing.
     if not unicodedata.is_normalized("NFKC", text):
         text = unicodedata.normalize("NFKC", text)
+    for char, mark in _AS_WRITTEN.items():
+        text = text.replace(char, mark)
+    text = _T2S.convert(text)
+    for char, mark in _AS_WRITTEN.items():
+        text = text.replace(mark, char)
     return " ".join(text.split()).lower()  # str.split's whitespace is the regex \s of Unicode text
 
 
@@ -94,7 +106,7 @@ class SynonymTable:
         return out
 
 
-TOKENS_VERSION = 1  # bump when normalising or filtering tokens changes
+TOKENS_VERSION = 2  # bump when normalising or filtering tokens changes
 
 
 class Tokenizer:

@@ -215,3 +215,34 @@ def test_unique_pairs_keeps_each_pairs_first_occurrence_in_pair_order() -> None:
         assert np.array_equal(a, b)
     empty = np.zeros(0, dtype=np.int64)
     assert all(len(x) == 0 for x in _unique_pairs(empty, empty, np.zeros(0), 40))
+
+
+ORGS_FOR_WORDING = (
+    ("sales", "会员开网店直播带货，帮助农户销售玉米、葵花籽、南瓜等农副产品", ("消费帮扶",)),
+    ("clinic", "乡村医生下乡巡诊，为老年人免费体检，送常用药", ("医护康养",)),
+    ("care", "志愿者为留守儿童开办课后托管和四点半课堂，辅导作业", ("扶弱济困",)),
+    ("roads", "承接村道硬化、修路和人居环境整治工程", ("社会治理",)),
+)
+
+
+def test_a_demand_in_traditional_characters_or_village_words_finds_what_its_plain_twin_finds(
+        matcher: Matcher) -> None:
+    orgs = [org(key, "222424", "222400", text, actions) for key, text, actions in ORGS_FOR_WORDING]
+    # (plain wording, the same need as a village writes it), no category given: the words alone decide.
+    twins = [
+        ("玉米滞销", "三万斤玉米卖不出去", "苞米滞销", "俺们村三万斤苞米咋也卖不出去"),
+        ("葵花籽滞销", "两万斤葵花籽卖不出去", "毛嗑卖不动", "今年毛嗑收了两万斤，卖不动"),
+        ("南瓜滞销", "一万斤南瓜卖不出去", "倭瓜烂在地里", "一万斤倭瓜没人收，眼看要烂在地里"),
+        ("老人义诊", "请乡村医生为老年人义诊体检", "老人義診", "請鄉村醫生為老年人義診體檢"),
+        ("留守儿童课后托管", "为留守儿童提供课后托管", "孩子放学后没人看", "孩子放学后没人看管，天天在外头野"),
+        ("村道硬化", "需要硬化村道", "下雨就成泥塘", "一下雨村道就成了泥塘，路难走"),
+    ]
+    dems = [demand(f"{i}{side}", "222424", "222400", title, text, category=None)
+            for i, (pt, pd, vt, vd) in enumerate(twins) for side, title, text in (("p", pt, pd), ("v", vt, vd))]
+    result = matcher.match(orgs, dems)
+    for i, (plain_title, *_rest) in enumerate(twins):
+        plain, village = ranked(result, f"{i}p"), ranked(result, f"{i}v")
+        assert plain and village, plain_title
+        assert village[0] == plain[0], (plain_title, plain, village)
+    assert [ranked(result, f"{i}p")[0] for i in range(len(twins))] == [
+        "sales", "sales", "sales", "clinic", "care", "roads"]
