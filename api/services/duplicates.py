@@ -120,32 +120,36 @@ def similar_demands(rows: Sequence[DemandRow], tokens: Callable[[str], list[str]
     return sorted(found.values(), key=lambda r: (r.newer, r.older))
 
 
-def place_prefixes(regions: RegionIndex) -> list[tuple[str, str]]:
-    """Every way a name may start with a place, longest first, with the place's code."""
-    out = {"吉林省": "22", "吉林": "22"}
-    for c in regions.cities.values():
-        out.update({p: c.code for p in (c.name, c.short, *c.aliases) if p})
-    for k in regions.counties.values():
-        out.update({p: k.code for p in (k.name, *k.aliases) if p})
-    return sorted(out.items(), key=lambda kv: len(kv[0]), reverse=True)
+@dataclass(frozen=True)
+class Places:
+    """Every way a name may start with a place (longest first, as one pattern), with its code."""
+
+    pattern: re.Pattern[str]
+    codes: dict[str, str]
+
+    @classmethod
+    def of(cls, regions: RegionIndex) -> Places:
+        codes = {"吉林省": "22", "吉林": "22"}
+        for c in regions.cities.values():
+            codes.update({p: c.code for p in (c.name, c.short, *c.aliases) if p})
+        for k in regions.counties.values():
+            codes.update({p: k.code for p in (k.name, *k.aliases) if p})
+        alternatives = "|".join(re.escape(p) for p in sorted(codes, key=len, reverse=True))
+        return cls(re.compile(f"(?:{alternatives})"), codes)
 
 
-def name_parts(name: str, prefixes: list[tuple[str, str]]) -> tuple[str, str]:
+def name_parts(name: str, places: Places) -> tuple[str, str]:
     """The most specific place an organization's name starts with (its code, or "") and the rest:
     汪清县爱心志愿者协会 and 汪清爱心志愿者协会 are one name; 二道区康复中心 and 德惠市康复中心 two.
 
-    >>> name_parts("吉林省延边州汪清县 爱心志愿者协会", place_prefixes(RegionIndex.default()))
+    >>> name_parts("吉林省延边州汪清县 爱心志愿者协会", Places.of(RegionIndex.default()))
     ('222424', '爱心志愿者协会')
     """
     core, place = strip_spaces(name), ""
-    changed = True
-    while changed:
-        changed = False
-        for prefix, code in prefixes:
-            if core.startswith(prefix) and len(core) > len(prefix) + 1:
-                core, changed = core[len(prefix):], True
-                place = code if len(code) >= len(place) else place
-                break
+    while (m := places.pattern.match(core)) and len(core) > m.end() + 1:
+        code = places.codes[m.group()]
+        place = code if len(code) >= len(place) else place
+        core = core[m.end():]
     return place, core
 
 
@@ -157,8 +161,8 @@ def similar_organizations(rows: Sequence[OrganizationRow], regions: RegionIndex,
                           focus: Iterable[int] | None = None) -> list[Resemblance]:
     """Pairs that may be one organization registered twice, each with the evidence in Chinese."""
     wanted = set(focus) if focus is not None else None
-    prefixes = place_prefixes(regions)
-    parts = {r.id: name_parts(r.name, prefixes) for r in rows}
+    places = Places.of(regions)
+    parts = {r.id: name_parts(r.name, places) for r in rows}
     cores = {i: core for i, (_place, core) in parts.items()}
     evidence: dict[tuple[int, int], list[str]] = defaultdict(list)
     likeness: dict[tuple[int, int], float] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from models import DemandEntry
@@ -12,9 +13,10 @@ from models import DemandEntry
 def record_entries(session: Session, written: list[tuple[int, bool]], *, username: str, channel: str,
                    source: str = "", now: datetime) -> None:
     """Who wrote these demands in (``written``: id and whether it was created)."""
-    for demand_id, created in written:
-        session.add(DemandEntry(demand_id=demand_id, username=username[:64], channel=channel, source=source[:200],
-                                created=created, at=now))
+    rows = [{"demand_id": demand_id, "username": username[:64], "channel": channel, "source": source[:200],
+             "created": created, "at": now} for demand_id, created in written]
+    if rows:  # one statement: an upload writes a province's demands at once
+        session.execute(insert(DemandEntry), rows)
 
 
 def entered_by(session: Session, demand_ids: list[int]) -> dict[int, DemandEntry]:

@@ -100,17 +100,17 @@ def check_demands(session: Session, matcher: Matcher, *, ids: list[int] | None, 
         return []
     query = select(Demand).where(col(Demand.status).in_(("open", "held")))
     targets = list(session.exec(query.where(col(Demand.id).in_(ids)) if ids is not None else query).all())
-    flags: list[ReviewFlag] = []
+    flags: list[ReviewFlag | None] = []
     for d in targets:
         reasons = doubtful.reasons(d.title, d.description)
         if reasons:
             reason = "；".join(reasons)
             flags.append(_add(session, key=f"doubtful_demand:{d.id}:{_digest(reason)}", kind="doubtful_demand",
-                              reason=reason, demand=d, now=now))  # type: ignore[arg-type]
+                              reason=reason, demand=d, now=now))
         names = list(dict.fromkeys(f.text for f in privacy.scan(f"{d.title}\n{d.description}") if f.kind == "name"))
         if names:
             flags.append(_add(session, key=f"household_name:{d.id}:{_digest('、'.join(names))}",
-                              kind="household_name", demand=d, now=now,  # type: ignore[arg-type]
+                              kind="household_name", demand=d, now=now,
                               reason=f"需求中写有困难群众姓名「{'、'.join(names)}」，请核实是否确需公开"))
     counties = {d.county_code for d in targets}
     pool_query = select(Demand.id, Demand.county_code, Demand.township, Demand.village, Demand.title,
@@ -121,7 +121,7 @@ def check_demands(session: Session, matcher: Matcher, *, ids: list[int] | None, 
     for pair in duplicates.similar_demands(pool, matcher.tokenizer.tokens, subjects=products(), focus=ids):
         newer, older = session.get(Demand, pair.newer), session.get(Demand, pair.older)
         assert newer is not None and older is not None
-        flags.append(_add(session, key=f"duplicate_demand:{pair.newer}:{pair.older}",  # type: ignore[arg-type]
+        flags.append(_add(session, key=f"duplicate_demand:{pair.newer}:{pair.older}",
                           kind="duplicate_demand", reason=pair.reason, score=pair.score, demand=newer,
                           other_demand=older, now=now))
     made = [f for f in flags if f is not None]
