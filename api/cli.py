@@ -20,7 +20,7 @@ from models.base import utcnow
 
 app = typer.Typer(help="duijie 对接：社会组织参与乡村振兴供需对接平台", no_args_is_help=True,
                   add_completion=False)
-import_app = typer.Typer(help="导入报名表或需求要点（.xlsx / .csv）", no_args_is_help=True)
+import_app = typer.Typer(help="导入报名表或需求要点（.xlsx / .xls / .csv）", no_args_is_help=True)
 export_app = typer.Typer(help="导出", no_args_is_help=True)
 user_app = typer.Typer(help="账号管理", no_args_is_help=True)
 mail_app = typer.Typer(help="推荐邮件", no_args_is_help=True)

@@ -394,7 +394,7 @@ def list_pairings(session: SessionDep, scope: ScopeDep, user: CurrentUser,
 @router.post("/uploads/{kind}", response_model=ImportReportOut, tags=["uploads"],
              summary="上传报名表（organizations）或需求要点（demands）")
 async def upload(request: Request, kind: Literal["organizations", "demands"], user: CurrentUser, scope: ScopeDep,
-                 file: Annotated[UploadFile, File(description=".xlsx 或 .csv")],
+                 file: Annotated[UploadFile, File(description=".xlsx、.xls 或 .csv")],
                  skip_invalid: Annotated[bool, Form()] = False,
                  create_accounts: Annotated[bool, Form()] = False) -> ImportReportOut:
     scope.require_staff()

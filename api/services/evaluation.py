@@ -9,7 +9,8 @@ from typing import Any
 
 from api.services.contract import FORMS
 from api.services.engine import get_matcher
-from api.services.importer import ImportRejected, map_columns, read_table, validate_table
+from api.services.importer import map_columns, validate_table
+from api.services.workbooks import ImportRejected, read_table
 from matcher import DemandRecord, Matcher, OrganizationRecord
 from matcher.evaluation import Labels, Scores, bm25_rankings, engine_rankings, invert, score_rankings
 from matcher.resources import data_dir

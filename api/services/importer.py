@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
-import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,53 +12,16 @@ from typing import Any
 import openpyxl
 from sqlmodel import Session, col, select
 
-from api.errors import InvalidInput
 from api.services import privacy
 from api.services import validation as v
 from api.services.contract import DEMAND_FORM, FORMS, ORG_FORM, FormSpec, header_key
 from api.services.pending import enqueue_many
+from api.services.workbooks import ImportRejected, RowError, Table, read_table
 from matcher import Matcher
 from matcher.categories import canonical_action, split_actions
 from matcher.regions import RegionIndex
 from models import Demand, DemandAlias, Organization, OrganizationAlias
 from models.base import utcnow
-
-ENCODINGS = ("utf-8-sig", "gb18030")
-MAX_ROWS = 50_000  # far above a province's forms; a larger file is refused, not half-read
-MAX_COLUMNS = 100
-MAX_UNZIPPED_BYTES = 200 * 2**20  # an .xlsx inflating beyond this is refused before it is read
-MAX_ZIP_RATIO = 200  # real workbooks compress about 5-20 times; zip bombs by thousands
-
-
-@dataclass(frozen=True)
-class RowError:
-    row: int  # as the spreadsheet shows it; 0 for the file as a whole
-    column: str
-    value: str
-    reason: str
-
-    def __str__(self) -> str:
-        where = f"第{self.row}行" if self.row else "文件"
-        value = f"（值：{self.value}）" if self.value else ""
-        column = f"「{self.column}」" if self.column else ""
-        return f"{where}{column}{value}：{self.reason}"
-
-
-class ImportRejected(InvalidInput):
-    """The file was refused as a whole; nothing was written."""
-
-    code = "import_rejected"
-
-    def __init__(self, errors: list[RowError], *, rows_total: int = 0) -> None:
-        bad_rows = len({e.row for e in errors if e.row})
-        summary = (f"文件被拒绝，未写入任何数据：{bad_rows}行有错误" if bad_rows
-                   else "文件被拒绝，未写入任何数据")
-        super().__init__(summary)
-        self.errors = errors
-        self.rows_total = rows_total
-
-    def report(self) -> str:
-        return "\n".join([self.message, *(f"  {e}" for e in self.errors)])
 
 
 @dataclass
@@ -84,106 +45,6 @@ class ImportReport:
         if self.rejected:
             text += f"，跳过错误行{self.rejected}（见{self.error_file}）"
         return text
-
-
-@dataclass
-class Table:
-    headers: list[str]
-    header_row: int
-    rows: list[tuple[int, list[Any]]]
-
-
-# -- reading ---------------------------------------------------------------------------
-
-def read_table(path: Path, form: FormSpec) -> Table:
-    """The first sheet (or the CSV) with its header row found among the first ten rows."""
-    suffix = path.suffix.lower()
-    if suffix == ".xlsx":
-        raw_rows = _read_xlsx(path)
-    elif suffix == ".csv":
-        raw_rows = _read_csv(path.read_bytes())
-    else:
-        raise ImportRejected([RowError(0, "", path.name, "只接受 .xlsx 或 .csv 文件")])
-    known = {header_key(n) for c in form.columns for n in c.names()}
-    for i, row in enumerate(raw_rows[:10]):
-        hits = sum(1 for cell in row if header_key(cell) in known)
-        if hits >= 2:
-            # Kept as written, so a report names the column the way the file does.
-            headers = ["" if c is None else str(c).strip() for c in row]
-            body = [(i + j + 2, list(r)) for j, r in enumerate(raw_rows[i + 1:])]
-            body = [(n, r) for n, r in body if any(v.cell_text(c) for c in r)]
-            return Table(headers, i + 1, body)
-    raise ImportRejected([RowError(0, "", "", f"未找到表头：这不像一份《{form.title}》"
-                                   "（前10行中没有找到规定的列名）")])
-
-
-def _refuse(reason: str, value: str = "") -> ImportRejected:
-    return ImportRejected([RowError(0, "", value, reason)])
-
-
-def _check_xlsx_container(path: Path) -> None:
-    """A real .xlsx is a zip: check that, and what it would inflate to, before openpyxl reads it."""
-    with path.open("rb") as f:
-        magic = f.read(4)
-    if magic != b"PK\x03\x04":
-        raise _refuse("文件内容不是Excel（.xlsx）格式：请在Excel或WPS中另存为.xlsx后再上传", path.name)
-    try:
-        with zipfile.ZipFile(path) as archive:
-            infos = archive.infolist()
-    except zipfile.BadZipFile as exc:
-        raise _refuse("Excel文件已损坏，无法读取", path.name) from exc
-    unzipped = sum(i.file_size for i in infos)
-    packed = max(1, sum(i.compress_size for i in infos))
-    if unzipped > MAX_UNZIPPED_BYTES or unzipped / packed > MAX_ZIP_RATIO:
-        raise _refuse("文件异常：解压后体积过大，已拒绝（可能是恶意构造的文件）", path.name)
-
-
-def _read_xlsx(path: Path) -> list[list[Any]]:
-    _check_xlsx_container(path)
-    try:
-        # data_only=False: a formula comes in as its text ("=..."), never as a value computed
-        # somewhere else (or as nothing, in a file no spreadsheet program has saved).
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=False)
-    except (zipfile.BadZipFile, OSError, KeyError, ValueError, TypeError) as exc:
-        raise ImportRejected([RowError(0, "", path.name, "无法读取该Excel文件，请确认是.xlsx格式")]) from exc
-    try:
-        ws = wb.worksheets[0]
-        rows: list[list[Any]] = []
-        for row in ws.iter_rows(values_only=True):  # streamed: stop at the limit, never load it all
-            rows.append(_within_limits(list(row), len(rows)))
-        return rows
-    finally:
-        wb.close()
-
-
-def _within_limits(row: list[Any], seen: int) -> list[Any]:
-    if seen >= MAX_ROWS + 10:  # the header may sit under a few title rows
-        raise _refuse(f"行数过多：一次最多导入{MAX_ROWS}行，请拆分文件")
-    while row and (row[-1] is None or row[-1] == ""):
-        row.pop()
-    if len(row) > MAX_COLUMNS:
-        raise _refuse(f"列数过多：第{seen + 1}行有{len(row)}列，最多{MAX_COLUMNS}列")
-    return row
-
-
-def _read_csv(data: bytes) -> list[list[Any]]:
-    if data.startswith(b"PK\x03\x04"):
-        raise _refuse("这是Excel文件，不是CSV：请把扩展名改为.xlsx，或另存为CSV")
-    if b"\x00" in data[:65536]:
-        raise _refuse("文件内容不是文本CSV（含有二进制数据）")
-    for encoding in ENCODINGS:
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        rows: list[list[Any]] = []
-        try:
-            for r in csv.reader(io.StringIO(text, newline="")):
-                rows.append(_within_limits(list(r), len(rows)))
-        except csv.Error as exc:
-            raise _refuse(f"CSV格式错误（第{len(rows) + 1}行附近）：请用Excel或WPS重新另存为CSV") from exc
-        return rows
-    raise ImportRejected([RowError(0, "", "", "无法识别文件编码：请保存为UTF-8或GBK编码的CSV")])
 
 
 def map_columns(table: Table, form: FormSpec) -> tuple[dict[str, int], list[str]]:
@@ -457,6 +318,7 @@ def import_file(
     form = FORMS[kind]
     table = read_table(path, form)
     index, warnings = map_columns(table, form)
+    warnings = [*table.warnings, *warnings]
     if not table.rows:
         raise ImportRejected([RowError(0, "", "", "文件中没有数据行")])
     good, errors = validate_table(table, form, index, matcher, warnings)
@@ -473,11 +335,12 @@ def import_file(
         errors.sort(key=lambda e: e.row)
     report = ImportReport(kind=kind, rows_total=len(table.rows), warnings=warnings)
     if errors and not skip_invalid:
-        raise ImportRejected(errors, rows_total=len(table.rows))
+        raise ImportRejected(errors, rows_total=len(table.rows), sheet=table.sheet)
     if errors:
         report.errors = errors
         report.rejected = len({e.row for e in errors})
-        report.error_file = error_file or path.with_name(f"{path.stem}.errors{path.suffix.lower()}")
+        suffix = ".csv" if path.suffix.lower() == ".csv" else ".xlsx"  # an .xls comes back as .xlsx
+        report.error_file = error_file or path.with_name(f"{path.stem}.errors{suffix}")
         write_error_file(report.error_file, table, errors)
     records = [rec for _row, rec in good]
     if records:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from api.services import importer
+from api.services import workbooks
 from api.services.engine import get_matcher
 from tests.api.test_importer import rejected
 from tests.factories import org_row, write_csv, write_xlsx
@@ -51,7 +51,7 @@ def test_a_workbook_named_csv(engine: Engine, tmp_path: Path) -> None:
 
 
 def test_too_many_rows_or_columns(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(importer, "MAX_ROWS", 20)
+    monkeypatch.setattr(workbooks, "MAX_ROWS", 20)
     many = write_csv(tmp_path / "many.csv", [org_row(i) for i in range(1, 40)])
     assert "行数过多：一次最多导入20行" in rejected(engine, many, "orgs").errors[0].reason
     wide = {**org_row(1), **{f"多余{i}": "x" for i in range(120)}}

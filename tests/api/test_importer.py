@@ -128,7 +128,7 @@ def test_every_bad_row_is_reported(engine: Engine, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("name", "content", "reason"), [
-    ("orgs.txt", b"abc", "只接受 .xlsx 或 .csv 文件"),
+    ("orgs.txt", b"abc", "只接受 .xlsx、.xls 或 .csv 文件"),
     ("orgs.xlsx", b"this is not a zip", "文件内容不是Excel（.xlsx）格式"),
     ("orgs.csv", "名称,地址\n甲,乙\n".encode(), "未找到表头"),
 ])
