@@ -201,6 +201,32 @@ def rematch(
 
 
 @app.command()
+def explain(
+    demand: Annotated[str, typer.Option("--demand", help="需求编号")],
+    org: Annotated[str, typer.Option("--org", help="统一社会信用代码")],
+    county: Annotated[str | None, typer.Option(help="县（市、区），需求编号重复时用")] = None,
+) -> None:
+    """某个社会组织为什么被（或没有被）推荐给某个需求：各项信号、双方排名、未推荐的原因。"""
+    from api.services.engine import get_matcher
+    from api.services.explain import explain_pair
+    from api.services.lookup import find_demand, find_organization
+
+    matcher = get_matcher()
+    county_code = None
+    if county:
+        found = matcher.regions.resolve_county(county)
+        county_code = found.code if found else county
+    try:
+        with session_scope(_engine()) as session:
+            explanation = explain_pair(session, matcher, demand=find_demand(session, demand, county_code),
+                                       organization=find_organization(session, org), today=date.today())
+    except AppError as err:
+        _fail(err)
+        return
+    typer.echo("\n".join(explanation.lines()))
+
+
+@app.command()
 def recommend(
     demand: Annotated[str | None, typer.Option("--demand", help="需求编号")] = None,
     org: Annotated[str | None, typer.Option("--org", help="统一社会信用代码")] = None,

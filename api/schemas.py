@@ -426,3 +426,32 @@ class FlagList(BaseModel):
 class ReviewDecisionIn(BaseModel):
     action: Literal["keep", "merge", "close", "confirm", "checked"]
     note: str = Field(default="", max_length=500)
+
+
+class ExplanationOut(BaseModel):
+    demand_ref: str
+    credit_code: str
+    recommended: bool
+    stored_rank: int | None
+    run_id: int | None
+    why_not: list[str]
+    score: float | None
+    signals: dict[str, float]
+    reasons: list[str]
+    demand_rank: int | None  # among every candidate organization of the demand
+    demand_candidates: int | None
+    organization_rank: int | None  # among every candidate demand of the organization
+    organization_candidates: int | None
+    lines: list[str]
+
+    @classmethod
+    def of(cls, e: Any) -> ExplanationOut:
+        diag = e.diagnosis
+        rec = diag.recommendation if diag else None
+        return cls(demand_ref=e.demand.ref, credit_code=e.organization.credit_code, recommended=e.recommended,
+                   stored_rank=e.stored_rank, run_id=e.run_id, why_not=e.why_not,
+                   score=rec.score if rec else None, signals=dict(rec.signals) if rec else {},
+                   reasons=list(rec.reasons) if rec else [], demand_rank=diag.demand_rank if diag else None,
+                   demand_candidates=diag.demand_candidates if diag else None,
+                   organization_rank=diag.organization_rank if diag else None,
+                   organization_candidates=diag.organization_candidates if diag else None, lines=e.lines())

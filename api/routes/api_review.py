@@ -1,4 +1,5 @@
-"""需复核 through the API: what staff of a region should look at, and their decisions."""
+"""需复核 through the API: what staff of a region should look at, and their decisions; and why a
+pair is (not) recommended."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Request
 
 from api.deps import CurrentUser, ScopeDep, SessionDep
-from api.routes.api_v1 import ERRORS, client_ip
-from api.schemas import FlagList, FlagOut, ReviewDecisionIn
-from api.services import audit, entries, review
+from api.routes.api_v1 import ERRORS, _region_codes, client_ip
+from api.schemas import ExplanationOut, FlagList, FlagOut, ReviewDecisionIn
+from api.services import audit, catalog, entries, review
+from api.services.explain import explain_pair
+from api.services.lookup import find_organization
+from api.services.projects import local_today
 
 router = APIRouter(prefix="/api/v1", responses=ERRORS)  # type: ignore[arg-type]
 FlagId = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -36,3 +40,16 @@ def decide_review(request: Request, session: SessionDep, scope: ScopeDep, user: 
                  detail={"flag": flag.id, "kind": flag.kind, "action": body.action, "other": flag.other},
                  clock=request.app.state.clock)
     return FlagOut.of(flag, entry)
+
+
+@router.get("/demands/{ref}/explain", response_model=ExplanationOut, tags=["recommendations"],
+            summary="某社会组织为什么（没有）被推荐给该需求（本地区工作人员）")
+def explain_demand_pair(request: Request, session: SessionDep, scope: ScopeDep, user: CurrentUser, ref: str,
+                        org: str, county: str | None = None) -> ExplanationOut:
+    demand = catalog.get_demand(session, ref, _region_codes(request, None, county)[1])
+    scope.require_staff()
+    scope.require_demand(demand)
+    explanation = explain_pair(session, request.app.state.matcher(), demand=demand,
+                               organization=find_organization(session, org),
+                               today=local_today(request.app.state.clock, request.app.state.settings.timezone))
+    return ExplanationOut.of(explanation)

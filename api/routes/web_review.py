@@ -1,4 +1,5 @@
-"""The staff page 需复核: duplicates, doubtful requests and names of people in hardship, decided in one click."""
+"""Staff pages for a second look: 需复核 (duplicates, doubtful requests, names of people in hardship,
+decided in one click) and why a pair is, or is not, recommended."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ from fastapi.responses import HTMLResponse, Response
 from api.deps import OptionalUser, SessionDep
 from api.errors import AppError
 from api.routes.web import CsrfChecked, _ip, _login_redirect, _staff, render
-from api.services import audit, auth, entries, review
+from api.services import audit, auth, catalog, entries, review
+from api.services.explain import explain_pair
+from api.services.lookup import find_organization
+from api.services.projects import local_today
 from models.review import ENTRY_CHANNELS, FLAG_ACTIONS, FLAG_KINDS
 
 router = APIRouter(include_in_schema=False)
@@ -54,3 +58,25 @@ def staff_review_decide(request: Request, session: SessionDep, user: OptionalUse
         error = err.message
     return render(request, "_review_row.html", staff, f=flag, entries=who, kinds=FLAG_KINDS,
                   actions=FLAG_ACTIONS, channels=ENTRY_CHANNELS, error=error)
+
+
+@router.get("/staff/explain", response_class=HTMLResponse, name="staff_explain")
+def staff_explain(request: Request, session: SessionDep, user: OptionalUser, ref: str = "", county: str = "",
+                  org: str = "") -> Response:
+    if user is None:
+        return _login_redirect(request)
+    staff = _staff(user)
+    explanation, error = None, ""
+    if ref and org:
+        regions = request.app.state.regions
+        found = regions.resolve_county(county) if county else None
+        try:
+            demand = catalog.get_demand(session, ref.strip()[:64], found.code if found else None)
+            auth.Scope.of(staff).require_demand(demand)
+            explanation = explain_pair(session, request.app.state.matcher(), demand=demand,
+                                       organization=find_organization(session, org.strip()[:18]),
+                                       today=local_today(request.app.state.clock, request.app.state.settings.timezone))
+        except AppError as err:
+            error = err.message
+    return render(request, "staff_explain.html", staff, explanation=explanation, error=error,
+                  filters={"ref": ref, "county": county, "org": org})

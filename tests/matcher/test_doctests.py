@@ -8,7 +8,7 @@ import importlib
 import pytest
 
 MODULES = ["matcher.text", "matcher.categories", "matcher.regions", "matcher.config", "matcher.signals",
-           "matcher.scoring", "matcher.ranking", "matcher.evaluation", "matcher.engine"]
+           "matcher.scoring", "matcher.ranking", "matcher.evaluation", "matcher.engine", "matcher.diagnosis"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -246,3 +246,20 @@ def test_a_demand_in_traditional_characters_or_village_words_finds_what_its_plai
         assert village[0] == plain[0], (plain_title, plain, village)
     assert [ranked(result, f"{i}p")[0] for i in range(len(twins))] == [
         "sales", "sales", "sales", "clinic", "care", "roads"]
+
+
+def test_a_pair_ranked_past_the_list_reports_its_rank_and_a_far_one_its_reach(matcher: Matcher) -> None:
+    from matcher.diagnosis import diagnose
+
+    orgs = [org(f"c{i:02d}", "222424", "222400", CLINIC + "，" * i) for i in range(12)]
+    orgs.append(org("far", "220822", "220800", CLINIC))
+    dems = [demand("d", "222424", "222400", "老人义诊", "为空巢老人开展义诊体检")]
+    listed = ranked(matcher.match(orgs, dems), "d")
+    assert len(listed) == matcher.config.top_k
+    last = next(o.key for o in orgs if o.key not in listed and o.key != "far")
+    d = diagnose(matcher, orgs, dems, demand_key="d", organization_key=last)
+    assert d.demand_rank is not None and d.demand_rank > matcher.config.top_k
+    assert d.demand_candidates == len(orgs)
+    far = diagnose(matcher, orgs, dems, demand_key="d", organization_key="far")
+    assert far.out_of_reach and far.demand_rank == len(orgs)
+    assert not d.out_of_reach and not d.below_text_gate
