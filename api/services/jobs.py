@@ -8,8 +8,6 @@ and every job body is idempotent.
 
 from __future__ import annotations
 
-import os
-import socket
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,21 +17,21 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, text
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from api.services import mail, review
+from api.services import leases, mail, review
 from api.services.auth import Clock
 from api.services.runs import own_process_config, run_in_own_process, run_rematch, start_run
 from api.settings import Settings
 from matcher import Matcher
-from models import JobLock, JobRun, MatchRun
+from models import JobRun, MatchRun
 from models.base import utcnow
 
 LEASE = timedelta(hours=2)
-HOLDER = f"{socket.gethostname()}:{os.getpid()}"
+HOLDER = leases.holder()
 
 
 # -- locks -------------------------------------------------------------------------------
@@ -53,48 +51,12 @@ def job_lock(engine: Engine, name: str, *, clock: Clock = utcnow, holder: str = 
                     conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
                     conn.commit()
         return
-    got = _take_lease(engine, name, clock(), holder)
+    got = leases.take(engine, name, now=clock(), holder=holder, duration=LEASE)
     try:
         yield got
     finally:
         if got:
-            with Session(engine) as session:
-                session.execute(delete(JobLock).where(col(JobLock.name) == name, col(JobLock.holder) == holder))
-                session.commit()
-
-
-def _take_lease(engine: Engine, name: str, now: datetime, holder: str) -> bool:
-    with Session(engine) as session:
-        session.add(JobLock(name=name, holder=holder, expires_at=now + LEASE))
-        try:
-            session.commit()
-            return True
-        except IntegrityError:
-            session.rollback()
-        # Taken: steal it only if the lease ran out or its holder (on this host) is gone.
-        lock = session.get(JobLock, name)
-        if lock is None:
-            return _take_lease(engine, name, now, holder)
-        if lock.expires_at > now and _alive(lock.holder):
-            return False
-        result = session.execute(text(
-            "UPDATE job_lock SET holder = :h, expires_at = :e WHERE name = :n AND holder = :old"),
-            {"h": holder, "e": now + LEASE, "n": name, "old": lock.holder})
-        session.commit()
-        return result.rowcount == 1  # type: ignore[attr-defined]
-
-
-def _alive(holder: str) -> bool:
-    host, _, pid = holder.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return True  # cannot tell: trust the lease
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+            leases.release(engine, name, holder)
 
 
 # -- running a job once per slot ---------------------------------------------------------

@@ -7,7 +7,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
-from datetime import date
+from datetime import date, timedelta
 from multiprocessing.process import BaseProcess
 from typing import Any
 
@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from api.db import FOREIGN_KEYS_PAUSED
 from api.errors import Conflict
-from api.services import partitions, priority, review
+from api.services import leases, partitions, priority, review
 from api.services.bulk import BackgroundWriter, batch_rows, insert_recommendations
 from api.services.learning import learning_inputs
 from api.services.records import load_demands, load_organizations
@@ -30,19 +30,28 @@ from matcher.explanations import RecommendationBatch
 from models import Demand, MatchRun, Organization, PendingMatch, Recommendation
 from models.base import utcnow
 
-STALE_RUN_S = 3600  # a run still "running" after this long was interrupted
+STALE_RUN_S = 3600  # a run's lease: a holder on another host is trusted this long
+NO_LEASE_GRACE_S = 60  # a run's process takes its lease within seconds of the run's start
+
+
+def run_lease(run_id: int) -> str:
+    return f"match_run:{run_id}"
 
 
 def start_run(session: Session, config: MatchConfig) -> MatchRun:
-    """Record a run as started (so others can see it running), with the configuration it matches by."""
+    """Record a run as started (so others can see it running), with the configuration it matches by.
+
+    A run marked running whose process is gone (killed, crashed: its lease's holder no longer
+    exists, or no process ever took the lease) is marked failed: nothing of it was committed but
+    the run itself, which would otherwise block every later run."""
     now = utcnow()
     for running in session.exec(select(MatchRun).where(MatchRun.status == "running")).all():
-        if (now - running.started_at).total_seconds() < STALE_RUN_S:
+        live = leases.held(session, run_lease(running.id), now)  # type: ignore[arg-type]
+        if live or (live is None and (now - running.started_at).total_seconds() < NO_LEASE_GRACE_S):
             raise Conflict(f"第{running.id}次匹配正在进行，请稍后再试")
-        # Its process died (a re-match takes minutes at most): nothing of it was committed but the
-        # run itself, which would otherwise show as running for ever.
-        running.status, running.error = "failed", "运行中断：超过1小时未完成"
+        running.status, running.error = "failed", "运行中断：运行它的进程已退出"
         session.add(running)
+    leases.forget(session, prefix="match_run:")  # no run is running now: their leases are done
     run = MatchRun(config_hash=config.config_hash(), config=config.to_dict())
     session.add(run)
     session.flush()
@@ -83,6 +92,9 @@ def run_rematch(
 
 def _rematch(session: Session, matcher: Matcher, run: MatchRun, *, today: date | None, keep_runs: int,
              progress: Callable[[str], None] | None) -> MatchRun:
+    # This process's mark on the run: killed midway, the next run sees its holder gone.
+    leases.take(session.get_bind(), run_lease(run.id), now=utcnow(), holder=leases.holder(),  # type: ignore[arg-type]
+                duration=timedelta(seconds=STALE_RUN_S))
     started = time.perf_counter()
     if session.get_bind().dialect.name == "sqlite":
         # A page cache for the bulk write: with SQLite's default 2 MB the two indexes of ~300,000 new

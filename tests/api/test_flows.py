@@ -16,7 +16,7 @@ from api.app import create_app
 from api.db import session_scope
 from api.errors import Conflict
 from api.services import partitions
-from api.services.runs import STALE_RUN_S, own_process_config, rematch_in_process, run_rematch, start_run
+from api.services.runs import NO_LEASE_GRACE_S, own_process_config, rematch_in_process, run_rematch, start_run
 from matcher import Matcher
 from models import Demand, MatchRun, Pairing, PairingDecision, Recommendation, User
 from tests.factories import demand_row, write_csv
@@ -323,17 +323,18 @@ def test_a_demand_deleted_while_a_rematch_works_is_in_no_list(world: World, shar
                 s.close()
 
 
-def test_a_run_left_running_by_a_dead_process_gives_way_after_an_hour(world: World, shared_matcher: Matcher) -> None:
+def test_a_run_whose_process_never_took_it_up_gives_way_after_a_minute(world: World,
+                                                                      shared_matcher: Matcher) -> None:
     with Session(world.engine) as session:
         stuck = start_run(session, shared_matcher.config)
         session.commit()
         stuck_id = stuck.id
     with Session(world.engine) as session, pytest.raises(Conflict):
-        run_rematch(session, shared_matcher)  # still within the hour: it may be working
+        run_rematch(session, shared_matcher)  # just started: its process may be starting up
     with Session(world.engine) as session:
         old = session.get(MatchRun, stuck_id)
         assert old is not None
-        old.started_at = old.started_at - timedelta(seconds=STALE_RUN_S + 1)
+        old.started_at = old.started_at - timedelta(seconds=NO_LEASE_GRACE_S + 1)
         session.add(old)
         session.commit()
     with Session(world.engine) as session:

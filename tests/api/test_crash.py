@@ -1,0 +1,47 @@
+"""A crash never blocks: a re-match killed midway (kill -9) leaves nothing half-written, shows as
+failed, and the next one starts at once, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlmodel import Session, col, func, select
+
+from api.services.runs import run_rematch
+from matcher import Matcher
+from models import MatchRun, Recommendation
+from tests.world import World
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_rematch_killed_midway_shows_failed_and_the_next_one_runs(world: World, db_url: str,
+                                                                   shared_matcher: Matcher) -> None:
+    with Session(world.engine) as session:
+        before = session.exec(select(func.count()).select_from(Recommendation)).one()
+    proc = subprocess.Popen([sys.executable, "-m", "tests.api.rematch_worker", db_url, "ranking"], cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "at ranking"  # blocks until the run is that far
+    os.kill(proc.pid, signal.SIGKILL)
+    assert proc.wait(timeout=60) == -signal.SIGKILL
+    with Session(world.engine) as session:
+        killed = session.exec(select(MatchRun).order_by(col(MatchRun.id).desc())).first()
+        assert killed is not None and killed.status == "running"  # as the dead process left it
+        killed_id = killed.id
+    with Session(world.engine) as session:
+        run = run_rematch(session, shared_matcher)  # no hour to wait: its holder is gone
+        session.commit()
+        assert run.status == "done"
+        old = session.get(MatchRun, killed_id)
+        assert old is not None and (old.status, old.error) == ("failed", "运行中断：运行它的进程已退出")
+        assert session.exec(select(func.count()).select_from(Recommendation).where(
+            Recommendation.run_id == killed_id)).one() == 0  # nothing of it was written
+        assert session.exec(select(func.count()).select_from(Recommendation).where(
+            Recommendation.run_id == run.id)).one() == run.n_recommendations > 0
+    assert before > 0
