@@ -51,16 +51,31 @@ class Scores:
     ndcg: float
     recall: float
     queries: int
+    first_irrelevant: float = 0.0  # share of queries with a suggestion whose first one is graded 0
+
+
+def first_irrelevant(rankings: Rankings, labels: Labels) -> float:
+    """The share of the queries given any suggestion whose first suggestion is graded 0 (an
+    ungraded item counts as 0): the absurd first line that costs staff's trust.
+
+    >>> first_irrelevant({"q": ["a"], "r": ["b"], "s": []}, {"q": {"a": 3}, "r": {"a": 2}, "s": {}})
+    0.5
+    """
+    served = [q for q in labels if rankings.get(q)]
+    if not served:
+        return 0.0
+    return sum(1 for q in served if labels[q].get(rankings[q][0], 0) == 0) / len(served)
 
 
 def score_rankings(rankings: Rankings, labels: Labels, k: int = 10) -> Scores:
-    """Mean NDCG@k and Recall@k over the queries that have at least one relevant item."""
+    """Mean NDCG@k and Recall@k over the queries that have at least one relevant item; the share
+    of first suggestions graded 0 over every query given one."""
     queries = [q for q, g in labels.items() if any(v >= 2 for v in g.values())]
     if not queries:
-        return Scores(0.0, 0.0, 0)
+        return Scores(0.0, 0.0, 0, first_irrelevant(rankings, labels))
     ndcg = float(np.mean([ndcg_at_k(rankings.get(q, []), labels[q], k) for q in queries]))
     recall = float(np.mean([recall_at_k(rankings.get(q, []), labels[q], k) for q in queries]))
-    return Scores(ndcg, recall, len(queries))
+    return Scores(ndcg, recall, len(queries), first_irrelevant(rankings, labels))
 
 
 def invert(labels: Labels) -> Labels:

@@ -79,12 +79,13 @@ class EvalReport:
         k = self.k
         lines = [
             f"开发集：{self.n_orgs}个社会组织，{self.n_demands}个需求；引擎配置 {self.config_hash}",
-            f"{'方向':<18}{'方法':<8}{f'NDCG@{k}':>10}{f'Recall@{k}':>12}{'查询数':>8}",
+            f"{'方向':<18}{'方法':<8}{f'NDCG@{k}':>10}{f'Recall@{k}':>12}{'查询数':>8}{'首条不相关':>8}",
         ]
         for label, eng, base in (("需求→社会组织", self.engine_demands, self.bm25_demands),
                                  ("社会组织→需求", self.engine_orgs, self.bm25_orgs)):
-            lines.append(f"{label:<14}{'engine':<8}{eng.ndcg:>10.3f}{eng.recall:>12.3f}{eng.queries:>8}")
-            lines.append(f"{label:<14}{'bm25':<8}{base.ndcg:>10.3f}{base.recall:>12.3f}{base.queries:>8}")
+            for name, sc in (("engine", eng), ("bm25", base)):
+                lines.append(f"{label:<14}{name:<8}{sc.ndcg:>10.3f}{sc.recall:>12.3f}{sc.queries:>8}"
+                             f"{sc.first_irrelevant:>11.1%}")
         lines.append(f"类别推断准确率（仅凭文本，对照真实类别）：{self.inference_accuracy:.1%}"
                      f"（{self.inference_n}个需求；表格所填类别的准确率为{self.forms_accuracy:.1%}）")
         lines.append(f"未填类别的需求，匹配时推断的准确率：{self.blank_accuracy:.1%}（{self.blank_n}个）")

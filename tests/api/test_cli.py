@@ -141,9 +141,12 @@ def test_eval_engine_beats_bm25_by_a_wide_margin() -> None:
     assert report.engine_demands.ndcg >= report.bm25_demands.ndcg + 0.1
     assert report.engine_orgs.ndcg >= report.bm25_orgs.ndcg + 0.1
     assert report.engine_demands.queries == 101
+    # The share of first suggestions graded 0, over the 120 demands given any.
+    assert 0 < report.engine_demands.first_irrelevant < report.bm25_demands.first_irrelevant
     out = invoke("eval")
     assert "engine" in out
     assert "bm25" in out
+    assert "首条不相关" in out
     assert "类别推断准确率" in out
 
 
