@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
+from api import metrics
 from api.db import create_tables, make_engine
 from api.errors import AppError
 from api.limits import LOGIN_PATHS, UPLOAD_PATHS, BodyLimit, RateLimit, Rule
@@ -75,6 +76,8 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
     app.add_middleware(BodyLimit, max_body=settings.max_body_kb * 1024,
                        max_upload=settings.max_upload_mb * 2**20 + 256 * 1024)  # room for the multipart envelope
     app.add_middleware(SecurityHeaders)  # the last added runs first: every response has the headers
+    registry, request_histogram = metrics.registry_for(engine)
+    app.add_middleware(metrics.RequestTimer, histogram=request_histogram)  # outermost: the whole request
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.include_router(api_v1.router)
     app.include_router(api_projects.router)
@@ -86,6 +89,10 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus_metrics(request: Request) -> Response:
+        return metrics.metrics_response(request, registry, settings.metrics_token)
 
     app.add_exception_handler(AppError, _app_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]

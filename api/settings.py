@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     max_body_kb: int = 1024  # any request but an upload
     https_only_cookies: bool = False
     max_upload_mb: int = 10
+    # /metrics answers the machine itself, and others that send this token (unset: no one else).
+    metrics_token: str | None = None
 
     # Mail (DUIJIE_SMTP_*, DUIJIE_MAIL_FROM) and the links inside it.
     smtp_host: str = "127.0.0.1"
