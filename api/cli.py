@@ -201,6 +201,24 @@ def rematch(
 
 
 @app.command()
+def doctor(
+    workers: Annotated[int, typer.Option(help="网页服务的工作进程数（与 duijie serve --workers 相同）")] = 1,
+    backup_dir: Annotated[Path, typer.Option("--backup-dir", help="备份目录")] = Path("/var/backups/duijie"),
+    min_free_gb: Annotated[float, typer.Option("--min-free-gb", help="备份目录所在磁盘至少应剩余的空间（GB）")] = 5.0,
+) -> None:
+    """检查本机安装是否正常：数据库、密钥、邮件服务器、定时任务、磁盘空间，并给出处理办法。"""
+    from api.services.doctor import run_checks
+
+    checks = run_checks(get_settings(), workers=workers, backup_dir=backup_dir, min_free_gb=min_free_gb)
+    for check in checks:
+        typer.echo(check.line())
+    bad = [c for c in checks if not c.ok]
+    typer.echo(f"共{len(checks)}项检查，{len(bad)}项有问题" if bad else f"共{len(checks)}项检查，全部正常")
+    if bad:
+        raise typer.Exit(code=1)
+
+
+@app.command()
 def explain(
     demand: Annotated[str, typer.Option("--demand", help="需求编号")],
     org: Annotated[str, typer.Option("--org", help="统一社会信用代码")],
