@@ -9,17 +9,38 @@ import socket
 import time
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from sqlalchemy.exc import OperationalError
 
 from api.db import create_tables, make_engine, session_scope
 from api.errors import AppError
 from api.settings import get_settings
 from models.base import utcnow
 
-app = typer.Typer(help="duijie 对接：社会组织参与乡村振兴供需对接平台", no_args_is_help=True,
-                  add_completion=False)
+
+class _Cli(typer.Typer):
+    """The `duijie` command: an expected condition (a run in progress, the database unreachable or
+    busy, a file that cannot be read or written) is one line in Chinese and exit code 1, never a
+    traceback."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except AppError as err:
+            report = getattr(err, "report", None)
+            message = report() if callable(report) else err.message
+        except OperationalError as err:
+            message = ("数据库正忙（被其他进程锁定），请稍后再试" if "locked" in str(err.orig) else
+                       "无法连接数据库：请检查 DUIJIE_DATABASE_URL 以及数据库服务是否在运行")
+        except OSError as err:
+            message = f"无法读写文件{err.filename or ''}：{err.strerror or err}"
+        typer.echo(message, err=True)
+        raise SystemExit(1)
+
+
+app = _Cli(help="duijie 对接：社会组织参与乡村振兴供需对接平台", no_args_is_help=True, add_completion=False)
 import_app = typer.Typer(help="导入报名表或需求要点（.xlsx / .xls / .csv）", no_args_is_help=True)
 export_app = typer.Typer(help="导出", no_args_is_help=True)
 user_app = typer.Typer(help="账号管理", no_args_is_help=True)
@@ -182,12 +203,13 @@ def rematch(
     settings = get_settings()
     matcher = get_matcher()
     prepare_bulk()  # numba, the compiled top-k, plain pages: before the run's clock starts, as the dictionary
+    engine = _engine()
     with typer.progressbar(length=len(stages), label="匹配中") as bar:
         def progress(stage: str) -> None:
             bar.label = labels.get(stage, stage)
             bar.update(1)
 
-        with session_scope(_engine()) as session:
+        with session_scope(engine) as session:
             run = run_rematch(session, matcher, today=date.fromisoformat(today) if today else date.today(),
                               keep_runs=settings.keep_runs, progress=progress)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux

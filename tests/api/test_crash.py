@@ -7,13 +7,16 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from sqlmodel import Session, col, func, select
 
-from api.services.runs import run_rematch
+from api.services import leases
+from api.services.runs import run_lease, run_rematch, start_run
 from matcher import Matcher
 from models import MatchRun, Recommendation
+from models.base import utcnow
 from tests.world import World
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,3 +48,29 @@ def test_a_rematch_killed_midway_shows_failed_and_the_next_one_runs(world: World
         assert session.exec(select(func.count()).select_from(Recommendation).where(
             Recommendation.run_id == run.id)).one() == run.n_recommendations > 0
     assert before > 0
+
+
+def test_the_cli_says_a_run_is_in_progress_in_one_line(world: World, db_url: str,
+                                                         shared_matcher: Matcher) -> None:
+    with Session(world.engine) as session:
+        running = start_run(session, shared_matcher.config)
+        session.commit()
+        assert running.id is not None
+    # This test's process holds the run, alive, as a re-match in another process would.
+    leases.take(world.engine, run_lease(running.id), now=utcnow(), holder=leases.holder(),
+                duration=timedelta(hours=1))
+    duijie = Path(sys.executable).parent / "duijie"
+    for args, said in ((["rematch"], f"第{running.id}次匹配正在进行，请稍后再试"),
+                       (["jobs"], None)):
+        done = subprocess.run([str(duijie), *args], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "DUIJIE_DATABASE_URL": db_url})
+        if said is None:
+            assert done.returncode == 0, done.stderr
+            continue
+        assert done.returncode == 1
+        assert done.stderr.strip().splitlines()[-1] == said
+        assert "Traceback" not in done.stderr + done.stdout
+    unreachable = subprocess.run([str(duijie), "rematch"], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                                 env={**os.environ, "DUIJIE_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"})
+    assert unreachable.returncode == 1 and "Traceback" not in unreachable.stderr
+    assert unreachable.stderr.strip().splitlines()[-1] == "无法连接数据库：请检查 DUIJIE_DATABASE_URL 以及数据库服务是否在运行"
