@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Demo data in an embedded SQLite file, a re-match, then the web app on 127.0.0.1:8000.
+# Demo data in an embedded SQLite file (brought to the current schema first), a re-match, then the web app on 127.0.0.1:8000.
 run: install
+	$(BIN)/duijie db upgrade
 	$(BIN)/duijie demo
 	$(BIN)/duijie rematch
 	$(BIN)/duijie serve --host 127.0.0.1 --port 8000

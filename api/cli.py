@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from sqlalchemy import inspect
 from sqlalchemy.exc import OperationalError
 
 from api.db import create_tables, make_engine, session_scope
@@ -46,11 +47,38 @@ export_app = typer.Typer(help="导出", no_args_is_help=True)
 user_app = typer.Typer(help="账号管理", no_args_is_help=True)
 mail_app = typer.Typer(help="推荐邮件", no_args_is_help=True)
 digest_app = typer.Typer(help="每日摘要邮件", no_args_is_help=True)
+db_app = typer.Typer(help="数据库结构版本（迁移）", no_args_is_help=True)
+app.add_typer(db_app, name="db")
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
 app.add_typer(user_app, name="user")
 app.add_typer(mail_app, name="mail")
 app.add_typer(digest_app, name="digest")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """把数据库升级到本程序的结构版本（原地升级，保留全部数据；已是最新则不做任何改动）。"""
+    from api import schema
+
+    engine = make_engine(get_settings().database_url)
+    with engine.connect() as conn:
+        new = "organization" not in inspect(conn).get_table_names()
+    if new:
+        create_tables(engine)
+        typer.echo(f"新建数据库：结构版本 {schema.head()}")
+        return
+    before, now = schema.upgrade(engine)
+    typer.echo(f"数据库结构已是最新：版本 {now}" if before == now else f"数据库结构已从版本 {before} 升级到 {now}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """显示数据库当前的结构版本，以及本程序需要的版本。"""
+    from api import schema
+
+    now = schema.current(make_engine(get_settings().database_url))
+    typer.echo(f"数据库结构版本：{now or '（无版本记录：新库，或迁移之前的版本所建）'}；本程序需要：{schema.head()}")
 
 
 def _jobs():  # type: ignore[no-untyped-def]

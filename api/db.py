@@ -13,6 +13,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlmodel import Session, SQLModel, create_engine
 
 import models  # noqa: F401  (registers the tables)
+from api import schema
 
 FOREIGN_KEYS_PAUSED = "foreign_keys_paused"  # a pooled SQLite connection's mark: checks to turn back on
 
@@ -75,15 +76,22 @@ _RETURNED_AT = "returned_at"
 
 
 def create_tables(engine: Engine) -> None:
-    """The tables that are missing. On PostgreSQL 14 and later a new ``recommendation`` table is
-    partitioned by run (``api.services.partitions``); one made before keeps its form, and the code
-    asks which it has."""
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:
-            if partitions_supported(conn):
-                create_postgres_tables(conn)
-                return
-    SQLModel.metadata.create_all(engine)
+    """A new database gets every table, stamped with the newest schema revision; one made before
+    must stand at that revision (``duijie db upgrade`` brings it there), or ``SchemaBehind`` says
+    so: no table is made behind the migrations' back. On PostgreSQL 14 and later a new
+    ``recommendation`` table is partitioned by run (``api.services.partitions``); one made before
+    keeps its form, and the code asks which it has."""
+    with engine.connect() as conn:
+        new = "organization" not in inspect(conn).get_table_names()
+    if not new:
+        schema.require_current(engine)
+        return
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql" and partitions_supported(conn):
+            create_postgres_tables(conn)
+        else:
+            SQLModel.metadata.create_all(conn)
+        schema.stamp_head(conn)
 
 
 PARTITIONS_SINCE = 140000  # DETACH PARTITION ... CONCURRENTLY, which pruning an old run relies on

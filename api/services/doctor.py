@@ -14,6 +14,7 @@ from sqlalchemy import inspect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, SQLModel, col, select
 
+from api import schema
 from api.db import make_engine
 from api.services import mail
 from api.settings import Settings
@@ -42,15 +43,17 @@ def check_database(settings: Settings) -> Check:
         engine = make_engine(settings.database_url)
         with engine.connect() as conn:
             have = set(inspect(conn).get_table_names())
+        now = schema.current(engine)
         engine.dispose()
     except (SQLAlchemyError, OSError) as exc:
         return Check("数据库", False, f"无法连接（{type(exc).__name__}）",
                      "检查 DUIJIE_DATABASE_URL 与数据库服务是否运行（如 systemctl status postgresql）")
     missing = sorted(set(SQLModel.metadata.tables) - have)
-    if missing:
-        return Check("数据库", False, f"缺少{len(missing)}张表：{'、'.join(missing[:5])}",
-                     "启动一次网页服务（systemctl restart duijie-web）或运行任一 duijie 命令，缺少的表会自动创建")
-    return Check("数据库", True, f"可以连接，{len(SQLModel.metadata.tables)}张表齐全")
+    if now != schema.head() or missing:
+        found = f"结构版本为{now or '（无版本记录）'}，程序需要{schema.head()}"
+        return Check("数据库", False, found + (f"；缺少{len(missing)}张表" if missing else ""),
+                     "停止网页与定时任务服务，备份后运行 duijie db upgrade（原地升级，保留全部数据）")
+    return Check("数据库", True, f"可以连接，结构版本{now}（最新）")
 
 
 def check_secret(settings: Settings, workers: int) -> Check:
