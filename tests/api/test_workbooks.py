@@ -87,13 +87,13 @@ def test_two_sheets_holding_the_form_are_refused_by_name(cli_env: str, tmp_path:
         assert session.exec(select(Organization)).all() == []
 
 
-def test_merged_header_cells_over_sub_headers_and_trailing_totals(cli_env: str, tmp_path: Path) -> None:
-    rows = [demand_row(1), demand_row(2)]
+def merged_header_book(path: Path, rows: list[dict[str, Any]]) -> Path:
+    """A county's form as offices lay it out: a merged title, 联系方式 merged over 联系人 and 联系电话,
+    the other headers merged down over both header rows, a 合计 row and a note under the records."""
     headers = list(rows[0])
     top = [h if h not in ("联系人", "联系电话") else None for h in headers]
     top[headers.index("联系人")] = "联系方式"
     sub = [h if h in ("联系人", "联系电话") else None for h in headers]
-    path = tmp_path / "需求要点.xlsx"
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = "需求要点"
@@ -111,6 +111,12 @@ def test_merged_header_cells_over_sub_headers_and_trailing_totals(cli_env: str, 
         if c not in (contact, contact + 1):
             ws.merge_cells(start_row=2, start_column=c, end_row=3, end_column=c)
     wb.save(path)
+    return path
+
+
+def test_merged_header_cells_over_sub_headers_and_trailing_totals(cli_env: str, tmp_path: Path) -> None:
+    rows = [demand_row(1), demand_row(2)]
+    path = merged_header_book(tmp_path / "需求要点.xlsx", rows)
     code, out = cli(cli_env, "import", "demands", str(path))
     assert code == 0, out
     assert "需求导入完成：共2行，新增2" in out
@@ -149,3 +155,23 @@ def test_the_upload_page_takes_an_xls_workbook(world: World, tmp_path: Path) -> 
     assert r.status_code == 200, r.text
     assert "需求导入完成：共2行，新增2" in r.text
     assert "第4行「合计」是合计或说明行，未导入" in r.text
+
+
+def test_the_upload_page_takes_a_workbook_with_merged_header_cells(world: World, tmp_path: Path) -> None:
+    path = merged_header_book(tmp_path / "需求要点.xlsx", [demand_row(7, 需求编号="WQ-M1"), demand_row(8, 需求编号="WQ-M2")])
+    c = world.web_login("wangqing")
+    r = c.post("/staff/upload", data={"kind": "demands", "csrf_token": page_csrf(c.get("/staff/upload").text)},
+               files={"file": ("需求要点.xlsx", path.read_bytes(),
+                               "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")})
+    assert r.status_code == 200, r.text
+    assert "需求导入完成：共2行，新增2" in r.text
+    assert "第6行「合计」是合计或说明行，未导入" in r.text
+
+
+def test_the_upload_page_names_the_sheets_it_refuses(world: World, tmp_path: Path) -> None:
+    path = write_xls(tmp_path / "报名表.xls", {"第一批": form([org_row(11)]), "第二批": form([org_row(12)])})
+    c = world.web_login("admin")
+    r = c.post("/staff/upload", data={"kind": "orgs", "csrf_token": page_csrf(c.get("/staff/upload").text)},
+               files={"file": ("报名表.xls", path.read_bytes(), "application/vnd.ms-excel")})
+    assert r.status_code == 422
+    assert "「第一批」、「第二批」" in r.text
