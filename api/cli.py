@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from sqlalchemy import inspect
 from sqlalchemy.exc import OperationalError
 
 from api.db import create_tables, make_engine, session_scope
@@ -63,7 +62,7 @@ def db_upgrade() -> None:
 
     engine = make_engine(get_settings().database_url)
     with engine.connect() as conn:
-        new = "organization" not in inspect(conn).get_table_names()
+        new = schema.is_new(conn)
     if new:
         create_tables(engine)
         typer.echo(f"新建数据库：结构版本 {schema.head()}")

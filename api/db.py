@@ -82,7 +82,7 @@ def create_tables(engine: Engine) -> None:
     ``recommendation`` table is partitioned by run (``api.services.partitions``); one made before
     keeps its form, and the code asks which it has."""
     with engine.connect() as conn:
-        new = "organization" not in inspect(conn).get_table_names()
+        new = schema.is_new(conn)
     if not new:
         schema.require_current(engine)
         return

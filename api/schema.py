@@ -45,11 +45,16 @@ def current(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+def is_new(conn: Connection) -> bool:
+    """Has no table of ours been made yet?"""
+    return "organization" not in inspect(conn).get_table_names()
+
+
 def _standing(conn: Connection) -> str | None:
     """The revision a database without versions stands at: None when it is empty."""
-    tables = set(inspect(conn).get_table_names())
-    if "organization" not in tables:
+    if is_new(conn):
         return None
+    tables = set(inspect(conn).get_table_names())
     standing = BASELINE
     for revision, added in TABLES_ADDED.items():
         if all(t in tables for t in added):

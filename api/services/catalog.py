@@ -23,7 +23,7 @@ from api.services.lookup import find_demand, find_organization
 from api.services.pending import enqueue
 from matcher import Matcher
 from matcher.regions import RegionIndex
-from models import Demand, Organization, ReviewFlag, User
+from models import Demand, Organization, ReviewFlag
 from models.base import utcnow
 
 
@@ -38,9 +38,7 @@ class Written:
 def _demand_written(session: Session, scope: Scope, matcher: Matcher, demand: Demand, *, created: bool, channel: str,
                     now: datetime) -> Written:
     assert demand.id is not None
-    user = session.get(User, scope.user_id) if scope.user_id else None
-    entries.record_entries(session, [(demand.id, created)], username=user.username if user else "命令行",
-                          channel=channel, now=now)
+    entries.record_entries(session, [(demand.id, created)], user_id=scope.user_id, channel=channel, now=now)
     return Written(demand, review.check_demands(session, matcher, ids=[demand.id], now=now))
 
 

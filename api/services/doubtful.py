@@ -28,8 +28,9 @@ def patterns(path: Path | None = None) -> tuple[Pattern, ...]:
     return tuple(Pattern(p["id"], re.compile(p["pattern"], re.IGNORECASE), p["reason"]) for p in raw["patterns"])
 
 
-def reasons(title: str, description: str) -> list[str]:
+def reasons(title: str, description: str, findings: list[privacy.Finding] | None = None) -> list[str]:
     """Why a demand looks like no public need of a village, each reason once; empty when it does not.
+    ``findings``: the personal data already found in ``title + "\\n" + description``, if the caller has it.
 
     >>> reasons("困难户需要名牌运动鞋", "给我家孩子买一双耐克")
     ['名牌、奢侈品或高档消费品，不属于村级公共需求']
@@ -38,6 +39,6 @@ def reasons(title: str, description: str) -> list[str]:
     """
     text = f"{title}\n{description}"
     found = [p.reason for p in patterns() if p.regex.search(text)]
-    if any(f.kind == "bank_card" for f in privacy.scan(text)):
+    if any(f.kind == "bank_card" for f in (privacy.scan(text) if findings is None else findings)):
         found.append(BANK_CARD_REASON)
     return list(dict.fromkeys(found))

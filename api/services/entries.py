@@ -7,12 +7,14 @@ from datetime import datetime
 from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
-from models import DemandEntry
+from models import DemandEntry, User
 
 
-def record_entries(session: Session, written: list[tuple[int, bool]], *, username: str, channel: str,
+def record_entries(session: Session, written: list[tuple[int, bool]], *, user_id: int | None, channel: str,
                    source: str = "", now: datetime) -> None:
-    """Who wrote these demands in (``written``: id and whether it was created)."""
+    """Who wrote these demands in (``written``: id and whether it was created); no account: the CLI."""
+    user = session.get(User, user_id) if user_id else None
+    username = user.username if user else "命令行"
     rows = [{"demand_id": demand_id, "username": username[:64], "channel": channel, "source": source[:200],
              "created": created, "at": now} for demand_id, created in written]
     if rows:  # one statement: an upload writes a province's demands at once

@@ -16,7 +16,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import func, or_, true
+from sqlalchemy import func, true
 from sqlmodel import Session, col, select
 
 from api.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -70,12 +70,17 @@ def _add(session: Session, *, key: str, kind: str, reason: str, now: datetime, d
     return flag
 
 
+def _set_status(session: Session, demand: Demand, status: str, now: datetime) -> None:
+    """Held, released or closed: its recommendations follow with the next incremental pass."""
+    demand.status, demand.updated_at = status, now
+    session.add(demand)
+    session.flush()
+    enqueue(session, "demand", demand.id)
+
+
 def _hold(session: Session, demand: Demand, now: datetime) -> None:
     if demand.status == "open":
-        demand.status, demand.updated_at = "held", now
-        session.add(demand)
-        session.flush()
-        enqueue(session, "demand", demand.id)  # its recommendations go with the next incremental pass
+        _set_status(session, demand, "held", now)
 
 
 def _release(session: Session, demand: Demand, now: datetime) -> None:
@@ -85,10 +90,7 @@ def _release(session: Session, demand: Demand, now: datetime) -> None:
     still = session.exec(select(ReviewFlag.id).where(
         ReviewFlag.status == "open", col(ReviewFlag.kind).in_(HOLDING), ReviewFlag.demand_id == demand.id)).first()
     if still is None:
-        demand.status, demand.updated_at = "open", now
-        session.add(demand)
-        session.flush()
-        enqueue(session, "demand", demand.id)
+        _set_status(session, demand, "open", now)
 
 
 # -- checks ------------------------------------------------------------------------------
@@ -102,12 +104,13 @@ def check_demands(session: Session, matcher: Matcher, *, ids: list[int] | None, 
     targets = list(session.exec(query.where(col(Demand.id).in_(ids)) if ids is not None else query).all())
     flags: list[ReviewFlag | None] = []
     for d in targets:
-        reasons = doubtful.reasons(d.title, d.description)
+        found = privacy.scan(f"{d.title}\n{d.description}")
+        reasons = doubtful.reasons(d.title, d.description, found)
         if reasons:
             reason = "；".join(reasons)
             flags.append(_add(session, key=f"doubtful_demand:{d.id}:{_digest(reason)}", kind="doubtful_demand",
                               reason=reason, demand=d, now=now))
-        names = list(dict.fromkeys(f.text for f in privacy.scan(f"{d.title}\n{d.description}") if f.kind == "name"))
+        names = list(dict.fromkeys(f.text for f in found if f.kind == "name"))
         if names:
             flags.append(_add(session, key=f"household_name:{d.id}:{_digest('、'.join(names))}",
                               kind="household_name", demand=d, now=now,
@@ -235,9 +238,7 @@ def decide(session: Session, *, scope: Scope, user: User, flag: ReviewFlag, acti
                 raise Conflict("另一条需求已不存在")
             merge.merge_demands(session, duplicate=demand, into=other, now=now)
         elif action == "close":
-            demand.status, demand.updated_at = "closed", now
-            session.add(demand)
-            enqueue(session, "demand", demand.id)
+            _set_status(session, demand, "closed", now)
     elif action == "merge":
         org = session.get(Organization, flag.organization_id) if flag.organization_id else None
         other_org = session.get(Organization, flag.other_organization_id) if flag.other_organization_id else None
@@ -254,12 +255,3 @@ def decide(session: Session, *, scope: Scope, user: User, flag: ReviewFlag, acti
         _release(session, demand, now)
     return flag
 
-
-def open_flags_of(session: Session, *, demand_id: int | None = None, organization_id: int | None = None
-                  ) -> list[ReviewFlag]:
-    """Open flags naming this record on either side."""
-    if demand_id is not None:
-        who = or_(ReviewFlag.demand_id == demand_id, ReviewFlag.other_demand_id == demand_id)
-    else:
-        who = or_(ReviewFlag.organization_id == organization_id, ReviewFlag.other_organization_id == organization_id)
-    return list(session.exec(select(ReviewFlag).where(ReviewFlag.status == "open", who)).all())

@@ -32,8 +32,7 @@ def import_for_scope(session: Session, path: Path, kind: str, *, scope: auth.Sco
     accounts = create_org_accounts(session, report.keys, matcher) if create_accounts and kind == "orgs" else []
     now, ids = clock(), [i for i, _created in report.written]
     if kind == "demands":
-        user = session.get(User, scope.user_id) if scope.user_id else None
-        entries.record_entries(session, report.written, username=user.username if user else "命令行",
+        entries.record_entries(session, report.written, user_id=scope.user_id,
                               channel=channel, source=source if source is not None else path.name, now=now)
         flags = review.check_demands(session, matcher, ids=ids, now=now)
     else:
