@@ -15,12 +15,15 @@ from sqlmodel import Session, col, select
 
 from api.deps import OptionalUser, SessionDep
 from api.errors import AppError, Forbidden, InvalidInput
-from api.services import audit, auth, catalog, entries, pairings, privacy
+from api.services import audit, auth, catalog, entries, maps, pairings, privacy
 from api.services.importer import ImportRejected
 from api.services.listings import recommendations_for_organization
+from api.services.records import org_record
 from api.services.runs import latest_run
 from api.services.uploads import import_for_scope
 from matcher.categories import ACTIONS
+from matcher.config import MatchConfig
+from matcher.reach import build_reach
 from models import Demand, Organization, Pairing, User
 from models.audit import ACTION_LABELS
 from models.job import JOB_LABELS
@@ -98,14 +101,22 @@ def board(request: Request, session: SessionDep, user: OptionalUser, city: str =
           action: str = "", q: str = "", page: int = 1) -> HTMLResponse:
     regions = request.app.state.regions
     city_code = regions.resolve_city(city).code if city and regions.resolve_city(city) else None
-    county_obj = regions.resolve_county(county, city_code) if county else None
+    # the map links by code; people type names
+    county_obj = regions.counties.get(county) or (regions.resolve_county(county, city_code) if county else None)
+    action = action if action in ACTIONS else ""
     result = catalog.list_demands(session, auth.Scope("public"), city_code=city_code,
                                   county_code=county_obj.code if county_obj else None,
-                                  action=action if action in ACTIONS else None, keyword=q or None,
-                                  page=max(1, page), size=20)
+                                  action=action or None, keyword=q or None, page=max(1, page), size=20)
     pages = max(1, -(-result.total // result.size))
-    return render(request, "board.html", user, result=result, pages=pages,
-                  filters={"city": city, "county": county, "action": action, "q": q},
+    base = request.url_for("board")
+    county_map = maps.render(
+        regions, catalog.open_by_county(session, action=action or None), label="在办需求", unit="条",
+        region=regions.counties_of.get(city_code) if city_code else None,
+        selected=county_obj.code if county_obj else None, caption=f"{action or '全部'}在办需求",
+        link=lambda code: str(base.include_query_params(city=city, county=code, action=action, q=q)))
+    return render(request, "board.html", user, result=result, pages=pages, county_map=county_map,
+                  filters={"city": city, "county": county_obj.name if county_obj else county, "action": action,
+                           "q": q},
                   cities=list(regions.cities.values()))
 
 
@@ -194,7 +205,7 @@ def unsubscribe(request: Request, session: SessionDep, token: str) -> HTMLRespon
 # -- organization portal ---------------------------------------------------------------
 
 @router.get("/org", response_class=HTMLResponse, name="org_portal")
-def org_portal(request: Request, session: SessionDep, user: OptionalUser) -> Response:
+def org_portal(request: Request, session: SessionDep, user: OptionalUser, county: str = "") -> Response:
     if user is None:
         return _login_redirect(request)
     if user.role != "org":
@@ -205,15 +216,37 @@ def org_portal(request: Request, session: SessionDep, user: OptionalUser) -> Res
     status = {p.demand_id: p.status for p in session.exec(select(Pairing).where(
         Pairing.organization_id == org.id)).all()}
     cards = [v for v in views if status.get(v.demand.id) != "dismissed"]
+    county_map = _org_map(request, org, cards, county)
+    if county in request.app.state.regions.counties:
+        cards = [v for v in cards if v.demand.county_code == county]
     from api.services.mail import frequency
     from api.services.projects import days_since_report, is_overdue, list_projects, local_today
 
     today = local_today(request.app.state.clock, request.app.state.settings.timezone)
-    return render(request, "org_portal.html", user, org=org, cards=cards, status=status,
+    return render(request, "org_portal.html", user, org=org, cards=cards, status=status, county_map=county_map,
+                  chosen=request.app.state.regions.counties.get(county),
                   projects=list_projects(session, auth.Scope.of(user), today), today=today, is_overdue=is_overdue,
                   days_since=days_since_report, project_status_labels=PROJECT_STATUS_LABELS,
                   pairings=pairings.pairings_of_organization(session, org), run=latest_run(session),
                   mail_frequency=frequency(session, organization_id=org.id), frequency_labels=FREQUENCY_LABELS)
+
+
+def _org_map(request: Request, org: Organization, cards: list[Any], county: str) -> str:
+    """The organization's own county (outlined), its reach (in colour; the rest pale) and how many of
+    its recommended demands lie in each county."""
+    regions = request.app.state.regions
+    # The default reach settings: building the shared matcher (its dictionary) for a page costs ~1 s.
+    table = build_reach([org_record(org)], regions, MatchConfig())
+    reach = {code for code, w in zip(regions.county_codes, table.weight[0], strict=True) if w > 0}
+    counts: dict[str, float] = {}
+    for v in cards:
+        counts[v.demand.county_code] = counts.get(v.demand.county_code, 0) + 1
+    base = request.url_for("org_portal")
+    return maps.render(regions, counts, label="推荐需求", unit="条", region=reach | set(counts) | {
+                           org.county_code} - {None}, selected=county or None,
+                       marks=[org.county_code] if org.county_code else [], mark_label="本组织所在地",
+                       caption="推荐需求（彩色为可帮扶范围）",
+                       link=lambda code: str(base.include_query_params(county=code)))
 
 
 @router.post("/settings/mail", name="mail_settings", dependencies=[CsrfChecked])

@@ -13,7 +13,7 @@ from api.deps import OptionalUser, SessionDep
 from api.errors import AppError, Forbidden, InvalidInput, NotFound
 from api.routes.api_projects import report_file, today_of
 from api.routes.web import CsrfChecked, _ip, _login_redirect, _staff, render
-from api.services import audit, auth, dashboard, projects, reports
+from api.services import audit, auth, dashboard, maps, projects, reports
 from matcher.categories import ACTIONS
 from models import Demand, Organization, ProgressReport, Project
 from models.project import OVERDUE_DAYS, PROJECT_STATUS_LABELS
@@ -207,14 +207,31 @@ def staff_report_download(request: Request, session: SessionDep, user: OptionalU
 
 
 @router.get("/staff/dashboard", response_class=HTMLResponse, name="staff_dashboard")
-def staff_dashboard(request: Request, session: SessionDep, user: OptionalUser) -> Response:
+def staff_dashboard(request: Request, session: SessionDep, user: OptionalUser, figure: str = "open",
+                    county: str = "") -> Response:
     if user is None:
         return _login_redirect(request)
     staff = _staff(user)
-    board = dashboard.build(session, auth.Scope.of(staff), request.app.state.regions, today_of(request))
-    overdue = projects.overdue_projects(session, auth.Scope.of(staff), today_of(request))
+    regions = request.app.state.regions
+    scope = auth.Scope.of(staff)
+    figure = figure if figure in dashboard.MAP_FIGURES else "open"
+    chosen = regions.counties.get(county)
+    if chosen is not None and scope.covers(chosen.city_code, chosen.code):
+        # A click on the map: the page's figures for that county alone, the map still the whole region.
+        shown = auth.Scope("county", chosen.code, user_id=staff.id)
+    else:
+        chosen, shown = None, scope
+    board = dashboard.build(session, shown, regions, today_of(request))
+    overdue = projects.overdue_projects(session, shown, today_of(request))
+    label, unit, decimals = dashboard.MAP_FIGURES[figure]
+    base = request.url_for("staff_dashboard")
+    county_map = maps.render(
+        regions, dashboard.county_figures(session, scope, figure), label=label, unit=unit, decimals=decimals,
+        region=dashboard.scope_counties(scope, regions), selected=chosen.code if chosen else None,
+        link=lambda code: str(base.include_query_params(county=code, figure=figure)), caption=label)
     return render(request, "dashboard.html", staff, d=board, charts=dashboard.charts(board), overdue=overdue[:15],
-                  overdue_total=len(overdue), **_ctx(request))
+                  overdue_total=len(overdue), county_map=county_map, figure=figure, figures=dashboard.MAP_FIGURES,
+                  chosen=chosen, **_ctx(request))
 
 
 # -- the organization ---------------------------------------------------------------------------

@@ -208,6 +208,13 @@ def list_demands(session: Session, scope: Scope, *, city_code: str | None = None
     return Page(list(rows), total, page, size)
 
 
+def open_by_county(session: Session, *, action: str | None = None) -> dict[str, float]:
+    """Open demands per county: what the public board's map shows (anyone may see these counts)."""
+    where = [Demand.status == "open"] + ([Demand.category == action] if action else [])
+    return {county: float(n) for county, n in session.exec(
+        select(Demand.county_code, func.count()).where(*where).group_by(Demand.county_code)).all() if county}
+
+
 def get_demand(session: Session, ref: str, county_code: str | None = None) -> Demand:
     """A demand by its ref (and county, where a ref repeats across counties): anyone may look one up."""
     return find_demand(session, ref, county_code)

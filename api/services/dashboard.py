@@ -139,6 +139,55 @@ def _gaps(session: Session, scope: Scope, regions: RegionIndex, open_cells: dict
     return gaps[:15]
 
 
+# -- the county map ------------------------------------------------------------------------------
+
+# figure → (label, unit, decimals)
+MAP_FIGURES = {
+    "open": ("在办需求", "条", 0),
+    "no_candidates": ("无候选组织的需求", "条", 0),
+    "approved": ("通过对接", "对", 0),
+    "projects": ("帮扶项目", "个", 0),
+    "funds": ("投入资金物资", "万元", 1),
+}
+
+
+def county_figures(session: Session, scope: Scope, figure: str) -> dict[str, float]:
+    """One figure per county code, inside what ``scope`` may see."""
+    scope.require_staff()
+    if figure == "open":
+        rows = session.exec(select(Demand.county_code, func.count()).where(
+            Demand.status == "open", scope.demand_clause()).group_by(Demand.county_code)).all()
+    elif figure == "no_candidates":
+        run = latest_run(session)
+        with_candidates = select(Recommendation.demand_id).where(
+            Recommendation.run_id == (run.id if run else -1), col(Recommendation.demand_rank).is_not(None))
+        rows = session.exec(select(Demand.county_code, func.count()).where(
+            Demand.status == "open", scope.demand_clause(), col(Demand.id).not_in(with_candidates))
+            .group_by(Demand.county_code)).all() if run else []
+    elif figure == "approved":
+        rows = session.exec(select(Demand.county_code, func.count()).join(
+            Pairing, col(Pairing.demand_id) == Demand.id).where(
+            Pairing.status == "approved", scope.demand_clause()).group_by(Demand.county_code)).all()
+    elif figure == "projects":
+        rows = session.exec(select(Project.county_code, func.count()).where(project_clause(scope))
+                            .group_by(Project.county_code)).all()
+    elif figure == "funds":
+        rows = session.exec(select(Project.county_code, func.sum(Project.funds_in)).where(project_clause(scope))
+                            .group_by(Project.county_code)).all()
+    else:
+        raise ValueError(figure)
+    return {county: float(n or 0) for county, n in rows if county}
+
+
+def scope_counties(scope: Scope, regions: RegionIndex) -> list[str] | None:
+    """The counties a staff member's map shows; None for the whole province."""
+    if scope.role == "city":
+        return list(regions.counties_of.get(scope.region_code or "", []))
+    if scope.role == "county":
+        return [scope.region_code] if scope.region_code else []
+    return None
+
+
 # -- charts -------------------------------------------------------------------------------------
 
 COLORS = ("#2f6f4f", "#d08c2c", "#4a78b0")

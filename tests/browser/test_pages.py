@@ -189,3 +189,53 @@ def test_staff_review_page_lists_a_duplicate_and_merges_it(page, live, tmp_path:
     shot(page, "staff-review-phone")
     page.goto(base + "/")
     assert page.locator("article.demand").count() == 4  # the copy merged, the treadmill held
+
+
+def click_county(page, code: str) -> None:  # type: ignore[no-untyped-def]
+    """A real click on a point inside the county's shape (its box's centre may lie in a neighbour)."""
+    point = page.evaluate("""code => {
+        const el = document.querySelector(`svg.county-map [data-county-code="${code}"]`);
+        el.scrollIntoView();
+        const r = el.getBoundingClientRect();
+        for (let i = 1; i < 20; i++) for (let j = 1; j < 20; j++) {
+            const x = r.left + r.width * i / 20, y = r.top + r.height * j / 20;
+            if (document.elementFromPoint(x, y) === el) return [x, y];
+        }
+        return null;
+    }""", code)
+    assert point, f"county {code} has no visible point"
+    page.mouse.click(*point)
+
+
+def test_county_map_on_the_board_and_the_dashboard(page, live) -> None:  # type: ignore[no-untyped-def]
+    _world, base = live
+    page.goto(base + "/")
+    codes = page.eval_on_selector_all("svg.county-map [data-county-code]", "els => els.map(e => e.dataset.countyCode)")
+    assert len(set(codes)) >= 60
+    assert page.locator("article.demand").count() == 4
+    shot(page, "map-public-board")
+    click_county(page, "222401")  # 延吉市
+    page.wait_for_url("**county=222401**")
+    assert page.locator("article.demand h3").all_inner_texts() == ["独居老人探访"]
+    assert page.locator('svg.county-map .selected[data-county-code="222401"]').count() == 1
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(base + "/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert page.locator("svg.county-map").bounding_box()["width"] <= 390
+    shot(page, "map-public-board-phone")
+
+    page.set_viewport_size({"width": 1280, "height": 900})
+    login(page, base, "admin")
+    page.wait_for_url(f"{base}/staff/**")
+    page.goto(f"{base}/staff/dashboard")
+    title = page.locator('svg.county-map [data-county-code="222424"] title')
+    assert title.text_content() == "汪清县：在办需求 2条"
+    page.select_option("#county-map select[name=figure]", "approved")  # swapped in by htmx, no reload
+    page.wait_for_url("**figure=approved**")
+    assert page.locator('svg.county-map [data-county-code="222424"] title').text_content() == "汪清县：通过对接 0对"
+    shot(page, "map-staff-dashboard")
+    click_county(page, "220102")  # 南关区
+    page.wait_for_url("**county=220102**")
+    assert page.locator("h1").inner_text() == "数据看板：南关区"
+    assert page.locator(".kpi strong").nth(0).inner_text() == "1"
