@@ -379,7 +379,7 @@ def export_report(
                                                                           auth.Scope("province")),
                                    reports.parse_period(period), get_matcher().regions,
                                    local_today(utcnow, get_settings().timezone))
-            reports.write_xlsx(report, out, generated_at=utcnow())
+            reports.write_xlsx(report, out, generated_at=utcnow(), regions=get_matcher().regions)
             audit.record(session, "export", username="命令行", target=report.title, detail={"rows": len(report.rows)})
     except AppError as err:
         _fail(err)

@@ -198,7 +198,7 @@ def report_file(request: Request, session: Session, user: Any, kind: str, period
                            reports.parse_period(period), regions, today_of(request))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "report.xlsx"
-        reports.write_xlsx(report, path, generated_at=request.app.state.clock())
+        reports.write_xlsx(report, path, generated_at=request.app.state.clock(), regions=regions)
         data = path.read_bytes()
     audit.record(session, "export", actor=user, ip=client_ip(request), target=report.title,
                  detail={"kind": kind, "rows": len(report.rows)}, clock=request.app.state.clock)

@@ -5,6 +5,7 @@ sequential scale that colour-blind readers can tell apart, with a legend."""
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping
@@ -227,3 +228,46 @@ def render(regions: RegionIndex, values: Mapping[str, float], *, label: str, uni
         out.append(f'<span><i class="marked"></i>{escape(mark_label)}</span>')
     out.append("</div>")
     return "".join(out)
+
+
+def png(regions: RegionIndex, values: Mapping[str, float], *, region: Iterable[str] | None = None,
+        width: int = 900) -> bytes:
+    """The same map as a PNG (for report workbooks, which cannot hold SVG): fills and borders only,
+    the legend is written beside it as text by the caller (see ``legend``)."""
+    from PIL import Image, ImageDraw
+
+    at = atlas(regions)
+    inside = set(region) if region is not None else set(at.codes)
+    bounds = classes([v for c, v in values.items() if c in inside])
+    x, y, w, h = at.frame(inside if region is not None else None)
+    ss = 2  # drawn twice as large, then scaled down: smooth edges without an anti-aliasing rasterizer
+    k = width * ss / w
+    img = Image.new("RGB", (width * ss, math.ceil(h * k)), "white")
+    draw = ImageDraw.Draw(img)
+
+    def pts(ring: tuple[tuple[float, float], ...]) -> list[tuple[float, float]]:
+        return [((px - x) * k, (py - y) * k) for px, py in ring]
+
+    for code, s in at.counties.items():
+        fill = colour(values.get(code, 0), bounds) if code in inside else OUTSIDE
+        for ring in s.rings:
+            draw.polygon(pts(ring), fill=fill, outline="#b9b9b0", width=ss)
+    for s in at.cities.values():
+        for ring in s.rings:
+            draw.line([*pts(ring), pts(ring)[0]], fill="#55554f", width=2 * ss)
+    r = 5 * ss * max(1.0, width / 900)
+    for code, pt in at.points.items():
+        cx, cy = (pt.x - x) * k, (pt.y - y) * k
+        fill = colour(values.get(code, 0), bounds) if code in inside else OUTSIDE
+        draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=fill, outline="#222222", width=ss)
+    img = img.resize((width, img.height // ss), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    img.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def legend(regions: RegionIndex, values: Mapping[str, float], *, region: Iterable[str] | None = None,
+           unit: str = "", decimals: int = 0) -> list[tuple[str, str]]:
+    """(colour, text) of each class, as ``png`` coloured them."""
+    inside = set(region) if region is not None else set(atlas(regions).codes)
+    return _legend(classes([v for c, v in values.items() if c in inside]), unit, decimals)

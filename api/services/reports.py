@@ -3,6 +3,7 @@ per-organization participation summary for 社会组织评估 and 评优, as .xl
 
 from __future__ import annotations
 
+import io
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from openpyxl.utils import get_column_letter
 from sqlmodel import Session, col, select
 
 from api.errors import Forbidden, InvalidInput
+from api.services import maps
 from api.services.auth import Scope
 from api.services.importer import safe_cell
 from matcher.regions import RegionIndex
@@ -119,6 +121,7 @@ class Report:
     totals: list[Any]
     widths: list[int]
     money_columns: set[int] = field(default_factory=set)  # 0-based, shown with two decimals
+    by_county: dict[str, float] = field(default_factory=dict)  # projects per county: the map sheet
 
     @property
     def title(self) -> str:
@@ -202,8 +205,20 @@ def build(session: Session, kind: str, region: Region, period: Period, regions: 
           today: date) -> Report:
     if kind not in KINDS:
         raise InvalidInput(f"报表种类应为：{'、'.join(f'{k}（{v}）' for k, v in KINDS.items())}")
-    return {"contacts": _contacts, "results": _results, "progress": _progress,
-            "recognition": _recognition}[kind](session, region, period, regions, today)
+    report = {"contacts": _contacts, "results": _results, "progress": _progress,
+              "recognition": _recognition}[kind](session, region, period, regions, today)
+    for project, _org in projects_in(session, region, period)[0]:
+        report.by_county[project.county_code] = report.by_county.get(project.county_code, 0) + 1
+    return report
+
+
+def counties_in(region: Region, regions: RegionIndex) -> list[str] | None:
+    """The counties a region's map shows; None for the province."""
+    if region.level == "city":
+        return list(regions.counties_of.get(region.code or "", []))
+    if region.level == "county":
+        return [region.code] if region.code else []
+    return None
 
 
 def _contacts(session: Session, region: Region, period: Period, regions: RegionIndex, today: date) -> Report:
@@ -326,9 +341,10 @@ def _sum(rows: list[list[Any]], column: int) -> float:
 
 # -- the workbook -------------------------------------------------------------------------------
 
-def write_xlsx(report: Report, path: Path, *, generated_at: datetime) -> None:
+def write_xlsx(report: Report, path: Path, *, generated_at: datetime, regions: RegionIndex | None = None) -> None:
     """Title row, a row naming region, period and export time, the header frozen under them,
-    totals last. Text cells are written as text: texts come from outsiders."""
+    totals last. Text cells are written as text: texts come from outsiders. With ``regions``, a
+    second sheet 项目分布图 maps the report's projects by county."""
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = KINDS[report.kind]
@@ -359,7 +375,35 @@ def write_xlsx(report: Report, path: Path, *, generated_at: datetime) -> None:
         ws.column_dimensions[get_column_letter(c)].width = width
     ws.freeze_panes = "A4"
     ws.print_title_rows = "3:3"
+    if regions is not None:
+        _map_sheet(wb, report, regions)
     wb.save(path)
+
+
+def _map_sheet(wb: openpyxl.Workbook, report: Report, regions: RegionIndex) -> None:
+    """The projects of the report by county: the map as a picture, its legend and the figures as cells."""
+    from openpyxl.drawing.image import Image as SheetImage
+
+    ws = wb.create_sheet("项目分布图")
+    view = counties_in(report.region, regions)
+    ws.cell(row=1, column=1, value=f"{report.region.name}帮扶项目分布（{report.period.label}）").font = \
+        Font(size=14, bold=True)
+    picture = SheetImage(io.BytesIO(maps.png(regions, report.by_county, region=view, width=640)))
+    ws.add_image(picture, "A3")
+    col0 = 12  # right of the picture (640 px ≈ 11 default columns)
+    ws.cell(row=3, column=col0, value="图例（项目数）").font = Font(bold=True)
+    for i, (fill, text) in enumerate(maps.legend(regions, report.by_county, region=view, unit="个"), start=4):
+        ws.cell(row=i, column=col0).fill = PatternFill("solid", fgColor=fill.lstrip("#").upper())
+        ws.cell(row=i, column=col0 + 1, value=text)
+    top = 6 + len(maps.PALETTE) + 1
+    ws.cell(row=top, column=col0, value="县（市、区）").font = Font(bold=True)
+    ws.cell(row=top, column=col0 + 1, value="项目数").font = Font(bold=True)
+    codes = view if view is not None else list(regions.counties)
+    ranked = sorted(codes, key=lambda c: (-report.by_county.get(c, 0), c))
+    for i, code in enumerate(ranked, start=top + 1):
+        ws.cell(row=i, column=col0, value=regions.county_name(code))
+        ws.cell(row=i, column=col0 + 1, value=int(report.by_county.get(code, 0)))
+    ws.column_dimensions[get_column_letter(col0)].width = 16
 
 
 def filename(report: Report) -> str:

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from api.cli import app as cli
 from api.db import make_engine
-from api.services import auth, projects
+from api.services import auth, maps, projects
 from models import Demand, Organization, ProgressReport, Project
 from models.project import PROJECT_STATUS_LABELS
 from tests.world import World
@@ -244,3 +244,34 @@ def test_the_cli_writes_the_same_lists_for_the_demo_history(cli_env: str, tmp_pa
     assert cells(results, results.max_row)[10] == pytest.approx(sum(r[10] for r in body))
     bad = runner.invoke(cli, ["export", "report", "results", "--period", "去年", "--out", str(tmp_path / "x.xlsx")])
     assert bad.exit_code == 1 and "期间应写作" in bad.output
+
+
+def test_a_report_carries_a_map_of_its_projects_by_county(world: World, history: dict[str, int]) -> None:
+    from PIL import Image
+
+    response = download(world, "admin", "results")
+    wb = openpyxl.load_workbook(io.BytesIO(response.content))
+    assert wb.sheetnames == ["推进成效清单", "项目分布图"]
+    main, mapped = wb["推进成效清单"], wb["项目分布图"]
+    assert mapped["A1"].value == "吉林省帮扶项目分布（2026年上半年）"
+    # the figures beside the picture are the report's own rows counted by county
+    listed: dict[str, int] = {}
+    for r in range(4, main.max_row):
+        listed[main.cell(row=r, column=3).value] = listed.get(main.cell(row=r, column=3).value, 0) + 1
+    start = next(r for r in range(1, mapped.max_row + 1) if mapped.cell(row=r, column=12).value == "县（市、区）")
+    figures = {mapped.cell(row=r, column=12).value: mapped.cell(row=r, column=13).value
+               for r in range(start + 1, mapped.max_row + 1)}
+    assert len(figures) == 63
+    assert {k: v for k, v in figures.items() if v} == listed
+    legend = [mapped.cell(row=r, column=13).value for r in range(4, start) if mapped.cell(row=r, column=13).value]
+    assert legend[0] == "0" and legend[-1].endswith("个")
+    # a real picture: the county with projects is painted in a colour of the scale
+    images = mapped._images
+    assert len(images) == 1
+    picture = Image.open(io.BytesIO(images[0]._data()))
+    assert picture.format == "PNG" and picture.width == 640
+    colours = {"#{:02x}{:02x}{:02x}".format(*c[1][:3]) for c in picture.getcolors(1 << 20)}
+    assert colours & set(maps.PALETTE)
+    # a county's report frames its own county
+    county = openpyxl.load_workbook(io.BytesIO(download(world, "wangqing", "results").content))["项目分布图"]
+    assert county["A1"].value.startswith("汪清县帮扶项目分布")

@@ -19,7 +19,7 @@ def outputs(nb):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("name", "min_plots"), [("match_quality.ipynb", 4), ("regional_overview.ipynb", 4)])
+@pytest.mark.parametrize(("name", "min_plots"), [("match_quality.ipynb", 4), ("regional_overview.ipynb", 5)])
 def test_notebook_runs_and_draws_chinese(name: str, min_plots: int, tmp_path: Path,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DUIJIE_DATABASE_URL", f"sqlite:///{tmp_path / 'nb.db'}")
