@@ -480,12 +480,16 @@ def evaluate(
     k: int = 10,
     data: Annotated[Path | None, typer.Option(help="开发集目录（默认 data/eval）")] = None,
 ) -> None:
-    """在标注开发集上评估：本引擎与纯 BM25 的 NDCG@k、Recall@k（双向）。"""
-    from api.services.evaluation import evaluate_devset
+    """在标注开发集上评估：本引擎与纯 BM25 的 NDCG@k、Recall@k（双向），默认两个开发集都评。"""
+    from api.services.evaluation import dev_sets, evaluate_devset
 
     started = time.perf_counter()
-    report = evaluate_devset(data, k=k)
-    typer.echo(report.table())
+    for i, (name, folder) in enumerate([("", data)] if data else dev_sets()):
+        if i:
+            typer.echo("")
+        if name:
+            typer.echo(f"【{name}】")
+        typer.echo(evaluate_devset(folder, k=k).table())
     typer.echo(f"（用时{time.perf_counter() - started:.1f}秒）")
 
 

@@ -1,4 +1,4 @@
-"""``duijie eval``: the engine against a plain BM25 on the labeled dev set."""
+"""``duijie eval``: the engine against a plain BM25 on the labeled dev sets."""
 
 from __future__ import annotations
 
@@ -90,6 +90,12 @@ class EvalReport:
                      f"（{self.inference_n}个需求；表格所填类别的准确率为{self.forms_accuracy:.1%}）")
         lines.append(f"未填类别的需求，匹配时推断的准确率：{self.blank_accuracy:.1%}（{self.blank_n}个）")
         return "\n".join(lines)
+
+
+def dev_sets() -> list[tuple[str, Path]]:
+    """The labeled dev sets, each a folder of orgs.csv, demands.csv, qrels.csv and actions.csv: the
+    first (hand-written, plain) and the second, harder one (village wording, off-topic organizations)."""
+    return [("开发集一：手写", data_dir() / "eval"), ("开发集二：村里的说法与无关组织", data_dir() / "eval" / "hard")]
 
 
 def evaluate_devset(folder: Path | None = None, *, k: int = 10, matcher: Matcher | None = None) -> EvalReport:

@@ -251,6 +251,12 @@ def org_reach(org: tuple) -> tuple[set[str], set[str]]:
 
 
 def grade(org: tuple, demand: tuple) -> int:
+    """A demand asking for several things (tags separated by spaces) is graded by the best fit."""
+    tags, *rest = demand
+    return max(_grade_one(org, (tag, *rest)) for tag in tags.split())
+
+
+def _grade_one(org: tuple, demand: tuple) -> int:
     direct = set(org[5].split())
     related = set(org[6].split())
     tag, county, _cat, funding, *_ = demand
@@ -277,9 +283,13 @@ def grade(org: tuple, demand: tuple) -> int:
 
 
 def main() -> None:
+    write_set(HERE, ORGS, DEMANDS, "DEV")
+
+
+def write_set(folder: Path, orgs: list[tuple], demands: list[tuple], prefix: str) -> None:
     org_rows, dem_rows, qrels, truth = [], [], [], []
     codes = []
-    for i, org in enumerate(ORGS):
+    for i, org in enumerate(orgs):
         name, otype, registrar, county, actions, _d, _r, funds, area, capability = org
         kind = {"社会团体": "51", "社会服务机构": "52", "基金会": "53"}[otype]
         county_code = COUNTIES[county]["code"] if county else "220000"
@@ -295,23 +305,23 @@ def main() -> None:
             "可投入人员（人）": 10, "联系人": "联系人", "联系电话": f"1390431{i:04d}",
             "电子邮箱": f"org{i:02d}@example.org",
         })
-    for j, dem in enumerate(DEMANDS):
-        _tag, county, cat, funding, benef, title, desc = dem
-        ref = f"DEV-{j + 1:03d}"
-        truth.append({"demand_ref": ref, "action": TAG_ACTION[_tag]})
+    for j, dem in enumerate(demands):
+        tags, county, cat, funding, benef, title, desc = dem
+        ref = f"{prefix}-{j + 1:03d}"
+        truth.append({"demand_ref": ref, "action": TAG_ACTION[tags.split()[0]]})
         dem_rows.append({
             "需求编号": ref, "市（州）": city_of(county), "县（市、区）": county, "乡（镇）": "",
             "村": f"第{j % 9 + 1}村", "需求类别": cat, "需求名称": title, "需求内容": desc,
             "受益人数": benef, "资金需求（万元）": funding, "期望完成时间": "2027-12-31",
             "联系人": "村书记", "联系电话": f"1370433{j:04d}",
         })
-        for i, org in enumerate(ORGS):
+        for i, org in enumerate(orgs):
             g = grade(org, dem)
             if g:
                 qrels.append({"demand_ref": ref, "credit_code": codes[i], "grade": g})
     for path, rows in (("orgs.csv", org_rows), ("demands.csv", dem_rows), ("qrels.csv", qrels),
                        ("actions.csv", truth)):
-        with (HERE / path).open("w", encoding="utf-8", newline="") as f:
+        with (folder / path).open("w", encoding="utf-8", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
