@@ -25,9 +25,11 @@ test: install
 	$(BIN)/ruff check matcher models api tests data/eval notebooks
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The engine at Jilin scale against BM25 and a naive implementation, measured in the same run.
+# The engine at Jilin scale, on every shape of data, against BM25 and a naive implementation
+# measured in the same run.
 bench: install
-	$(BIN)/duijie bench --scale quick --scale jilin --out bench-results.md
+	$(BIN)/duijie bench --scale quick --scale jilin --scale jilin:boilerplate --scale jilin:offtopic \
+		--scale jilin:lengths --out bench-results.md
 
 # The analysis notebooks, run top to bottom and saved with their plots (demo data if the DB is empty).
 notebooks: install

@@ -619,15 +619,17 @@ def user_list() -> None:
 @app.command()
 def bench(
     scale: Annotated[list[str] | None, typer.Option(
-        help="quick | demo | jilin | national | national-mini（可多次指定；national：10万×100万，分省流式）",
+        help="quick | demo | jilin | national | national-mini（可多次指定；national：10万×100万，分省流式）；"
+             "加“:形态”换数据形态：plain | boilerplate | offtopic | lengths，如 jilin:boilerplate",
     )] = None,
     out: Annotated[Path | None, typer.Option(help="结果写入的文件")] = Path("bench-results.md"),
 ) -> None:
     """性能基准：各规模的分阶段用时、内存峰值，与 BM25 和朴素实现同场对比。"""
-    from api.bench.engine import SCALES, run, table
+    from api.bench.engine import SCALES, run, split_spec, table
+    from api.services.demo_shapes import SHAPES
 
     scales = scale or ["quick"]
-    unknown = [s for s in scales if s not in SCALES]
+    unknown = [s for s in scales if split_spec(s)[0] not in SCALES or split_spec(s)[1] not in SHAPES]
     if unknown:
         typer.echo(f"未知规模：{'、'.join(unknown)}（可选：{'、'.join(SCALES)}）", err=True)
         raise typer.Exit(code=2)

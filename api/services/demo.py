@@ -20,6 +20,7 @@ import openpyxl
 from sqlmodel import Session, select
 
 from api.services.contract import ORG_FORM
+from api.services.demo_shapes import reshape
 from api.services.privacy import id_check_char, luhn_valid
 from api.services.validation import CREDIT_CHARSET, credit_check_char
 from matcher.categories import ACTIONS
@@ -308,14 +309,21 @@ def _city_label(rng: random.Random, regions: RegionIndex, code: str) -> str:
 
 
 def generate(out_dir: Path, *, organizations: int = 320, demands: int = 2400, seed: int = 7,
-             regions: RegionIndex | None = None) -> DemoFiles:
-    """Write the two forms into ``out_dir`` and return their paths."""
+             regions: RegionIndex | None = None, shape: str = "plain") -> DemoFiles:
+    """Write the two forms into ``out_dir`` and return their paths; ``shape`` (demo_shapes.SHAPES)
+    rewrites the rows the way some real registries and request lists are."""
     rng = random.Random(seed)
     regions = regions or RegionIndex.default()
     out_dir.mkdir(parents=True, exist_ok=True)
     org_rows = [row for row, _ in synthetic_organizations(rng, regions, organizations)]
     twin = organization_twin(rng, org_rows[:-1])  # in place of the last: the demo keeps its size
     org_rows = org_rows[:len(org_rows) - len(twin)] + twin
+    dem_rows = [row for row, _ in synthetic_demands(rng, regions, demands)]
+    examples = review_examples(rng, dem_rows[:-3])
+    dem_rows = dem_rows[:len(dem_rows) - len(examples)] + examples
+    if shape != "plain":
+        reshape(shape, random.Random(seed + 1), org_rows, dem_rows)
+
     org_path = out_dir / "社会组织报名表.xlsx"
     wb = openpyxl.Workbook()
     ws = wb.active
@@ -326,9 +334,6 @@ def generate(out_dir: Path, *, organizations: int = 320, demands: int = 2400, se
         ws.append(list(row.values()))
     wb.save(org_path)
 
-    dem_rows = [row for row, _ in synthetic_demands(rng, regions, demands)]
-    examples = review_examples(rng, dem_rows[:-3])
-    dem_rows = dem_rows[:len(dem_rows) - len(examples)] + examples
     dem_path = out_dir / "乡村振兴帮扶需求要点.csv"
     with dem_path.open("w", encoding="gb18030", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(dem_rows[0]))
