@@ -386,6 +386,25 @@ class Matcher:
         values = np.take_along_axis(lin, best, axis=1).ravel().astype(np.float32)
         return (row, col, values) if side == "demand" else (col, row, values)
 
+    def _text_pairs(self, side: str, rows: np.ndarray, width: int, n_text: int, *, d_aug: sp.csr_matrix,
+                    o_aug: sp.csr_matrix, d_cat: np.ndarray, o_cat: np.ndarray, reach: reach_mod.ReachTable,
+                    d_county: np.ndarray, d_upper: np.ndarray, o_bin: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The ``width`` best pairs of each of ``rows`` by text fit alone (the text columns of the
+        augmented matrices), as (demand index, organization index, linear score)."""
+        cfg = self.config
+        d_text, o_text = d_aug[:, :n_text], o_aug[:, :n_text]
+        if side == "demand":
+            sub_d, sub_o, text_lin = top_pairs(d_text[rows], o_text, width)
+            sub_d = rows[sub_d]
+        else:
+            sub_o, sub_d, text_lin = top_pairs(o_text[rows], d_text, width)
+            sub_o = rows[sub_o]
+        # The rest of the linear score, as the sparse product would have added it.
+        rest = cfg.w_category * (d_cat[sub_d] * o_cat[sub_o]).sum(axis=1) + d_upper[sub_d, o_bin[sub_o]] \
+            + cfg.w_reach * reach.weight[sub_o, d_county[sub_d]]
+        return sub_d, sub_o, (text_lin + rest).astype(np.float32)
+
     # -- the full match ----------------------------------------------------------------
 
     def match(
@@ -483,6 +502,7 @@ class Matcher:
         side = dindex.side if dindex is not None else self._demand_side(dems, dem_tokens, d_word, d_char, sig)
         d_cat, text_action, inferred, d_county, d_upper, d_aug = side.d_cat, side.text_action, side.inferred, \
             side.d_county, side.d_upper, side.d_aug
+        n_text = o_word.shape[1] + o_char.shape[1]  # the augmented matrices' first columns: words, characters
         if index is None and dindex is None:
             # They live on in the augmented matrices (the explanations count words from the tokens):
             # at Jilin scale ~80 MB less for the rest of the match.
@@ -552,8 +572,13 @@ class Matcher:
             if n_short >= others:  # every pair of the row is known already
                 continue
             width, threshold = n_short, thresholds[side]
-            # First a shortlist four times wider (cheap, and it settles most), then every column for the rest.
+            # First a shortlist four times wider (cheap, and it settles most); then, only when asked for
+            # exactness, every column for the rest. By default the cost stays bounded whatever the data:
+            # on data full of near-ties most rows stay in doubt, and scoring them against every column
+            # was most of a re-match (BENCHMARKS.md: recall of the exact top k on every shape of data).
             for dense in (False, True):
+                if dense and not cfg.exact_top_k:
+                    break
                 rows = d_idx if side == "demand" else o_idx
                 uncertain = _uncertain_rows(rows, sig["total"], threshold, cfg.top_k, bound_factor)
                 if len(uncertain) == 0:
@@ -580,6 +605,16 @@ class Matcher:
                                                  dem_needed=dem_needed, org_factor=org_factor)
                              for chunk in np.array_split(uncertain, -(-len(uncertain) * others // _DENSE_BLOCK))]
                     sub_d, sub_o, sub_lin = (np.concatenate([p[i] for p in parts]) for i in range(3))
+                if not dense:
+                    # A second source for the rows in doubt: their best pairs by text alone. The linear
+                    # score carries category and reach in full while the final one gates them by text fit,
+                    # so where many organizations declare every action the texts that fit are found here.
+                    t_d, t_o, t_lin = self._text_pairs(side, uncertain, width, n_text, d_aug=d_aug, o_aug=o_aug,
+                                                       d_cat=d_cat, o_cat=o_cat, reach=reach, d_county=d_county,
+                                                       d_upper=d_upper, o_bin=o_bin)
+                    sub_d, sub_o = np.concatenate([sub_d, t_d]), np.concatenate([sub_o, t_o])
+                    sub_lin = np.concatenate([sub_lin, t_lin])
+                    sub_d, sub_o, sub_lin = _unique_pairs(sub_d, sub_o, sub_lin, len(orgs))
                 # Stable sorts here and below: the pairs are mostly in order already (those found
                 # since are appended), runs that timsort merges (~0.1 s against 0.02 s a sort).
                 known = np.sort(d_idx * len(orgs) + o_idx, kind="stable")

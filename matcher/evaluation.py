@@ -100,6 +100,27 @@ def engine_rankings(result: MatchResult) -> tuple[Rankings, Rankings]:
             {q: [k for _, k in sorted(v)] for q, v in by_org.items()})
 
 
+def topk_recall(result: MatchResult, exact: MatchResult, *, evidence_only: bool = False) -> tuple[float, float]:
+    """(demand side, organization side): the share of the exact top-k pairs (``exact``, matched
+    with ``exact_top_k``) that ``result`` also lists, pooled over every row. ``evidence_only``
+    counts only exact pairs whose texts share something (text fit above 0): the others score by
+    the scale term alone, near-ties among filler."""
+    with_text = {(r.demand_key, r.organization_key) for r in exact.recommendations if r.signals.get("text", 0) > 0}
+    out = []
+    for side, (mine, truth) in enumerate(zip(engine_rankings(result), engine_rankings(exact), strict=True)):
+        wanted = found = 0
+        for q, v in truth.items():
+            listed = set(mine.get(q, []))
+            for item in v:
+                pair = (q, item) if side == 0 else (item, q)
+                if evidence_only and pair not in with_text:
+                    continue
+                wanted += 1
+                found += item in listed
+        out.append(found / wanted if wanted else 1.0)
+    return out[0], out[1]
+
+
 def bm25_rankings(
     organizations: Sequence[OrganizationRecord],
     demands: Sequence[DemandRecord],

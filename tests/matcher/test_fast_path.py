@@ -76,7 +76,7 @@ def test_shortlist_gives_the_same_rankings_as_scoring_every_pair(matcher: Matche
     assert_same_lists(a, b, orgs, demands)
 
 
-def test_rows_the_shortlist_cannot_settle_are_scored_in_full(matcher: Matcher, monkeypatch: pytest.MonkeyPatch,
+def test_rows_the_shortlist_cannot_settle_widen_by_text_or_are_scored_in_full(matcher: Matcher, monkeypatch: pytest.MonkeyPatch,
                                                              product_path: str) -> None:
     # Demands whose words no nearby organization shares: their linear shortlist is all category and
     # place, which the text gate discounts, so the few far-away organizations that share their words
@@ -104,14 +104,22 @@ def test_rows_the_shortlist_cannot_settle_are_scored_in_full(matcher: Matcher, m
     monkeypatch.setattr(Matcher, "_best_by_total", spy)
     uncapped = MatchConfig(org_cap=10**9)
     # A short shortlist, so that rows of both sides outlast the wider one.
-    fast = Matcher(uncapped.with_(shortlist=12), regions=matcher.regions, tokenizer=matcher.tokenizer,
-                   lexicon=matcher.lexicon)
+    bounded = Matcher(uncapped.with_(shortlist=12), regions=matcher.regions, tokenizer=matcher.tokenizer,
+                      lexicon=matcher.lexicon)
     exhaustive = Matcher(uncapped.with_(shortlist=10**6), regions=matcher.regions, tokenizer=matcher.tokenizer,
                          lexicon=matcher.lexicon)
-    a, b = fast.match(orgs, demands), exhaustive.match(orgs, demands)
+    c = bounded.match(orgs, demands)
+    assert settled == set()  # the default never scores a row in full: its cost stays bounded
+    # ... yet it finds the far-away organizations that share the rare words, by text alone
+    found = sum(1 for d in demands[-60:] for r in c.for_demand(d.key)[:3] if r.organization_key.startswith("r"))
+    assert found > 0
+    exact = Matcher(uncapped.with_(shortlist=12, exact_top_k=True), regions=matcher.regions,
+                    tokenizer=matcher.tokenizer, lexicon=matcher.lexicon)
+    a, b = exact.match(orgs, demands), exhaustive.match(orgs, demands)
     assert settled == {"demand", "organization"}
     assert_same_lists(a, b, orgs, demands)
-    assert any(r.organization_key.startswith("r") for d in demands[-60:] for r in a.for_demand(d.key)[:3])
+    assert found == sum(1 for d in demands[-60:] for r in a.for_demand(d.key)[:3]
+                        if r.organization_key.startswith("r"))
 
 
 def test_a_sink_gets_the_same_recommendations_a_chunk_at_a_time(matcher: Matcher,
