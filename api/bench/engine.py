@@ -107,6 +107,7 @@ def run_one(spec: str) -> dict[str, object]:
     bm25_s, bm25_fast_s = _bm25_seconds(orgs, demands)
 
     naive_us = _naive_pair_us(orgs, demands, matcher)
+    recall = _exact_recall(orgs, demands, matcher)
     pairs = len(orgs) * len(demands)
 
     # New demands, each matched incrementally against everything, end to end with the write, in a
@@ -141,8 +142,23 @@ def run_one(spec: str) -> dict[str, object]:
         "bm25_s": round(bm25_s, 2), "bm25_fast_s": round(bm25_fast_s, 2), "naive_us_per_pair": round(naive_us, 1),
         "naive_extrapolated_s": round(naive_us * pairs / 1e6), "incremental_ms": round(incremental_ms, 1),
         "index_build_ms": round(index_build_ms), "setup_s": run.get("setup_s", "—"),
-        "import_s": round(import_s, 2), "review_scan_s": round(review_scan_s, 2),
+        "import_s": round(import_s, 2), "review_scan_s": round(review_scan_s, 2), **recall,
     }
+
+
+def _exact_recall(orgs, demands, matcher) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """The share of the exhaustive top 10 (``exact_top_k``) that the bounded match lists, both sides;
+    and the same over pairs sharing a word."""
+    from matcher import Matcher
+    from matcher.evaluation import topk_recall
+
+    bounded = matcher.match(orgs, demands)
+    exact = Matcher(matcher.config.with_(exact_top_k=True), tokenizer=matcher.tokenizer, regions=matcher.regions,
+                    lexicon=matcher.lexicon).match(orgs, demands)
+    d, o = topk_recall(bounded, exact)
+    ed, eo = topk_recall(bounded, exact, evidence_only=True)
+    return {"recall_demands": round(d, 4), "recall_orgs": round(o, 4), "recall_words_demands": round(ed, 4),
+            "recall_words_orgs": round(eo, 4)}
 
 
 def rematch_only(db: str) -> dict[str, object]:
@@ -371,9 +387,12 @@ def table(rows: list[dict[str, object]]) -> str:
             f"{float(r['full_s']) / float(r['bm25_fast_s']):.2f} | {r['naive_extrapolated_s']:,} | "
             f"{float(r['naive_extrapolated_s']) / float(r['full_s']):.0f} | {r['incremental_ms']} | "
             f"{r['index_build_ms']} | {r.get('setup_s', '—')} |")
-    lines += ["", "| scale | import of both forms, 需复核 checks included (s) | nightly 需复核 pass (s) |",
-              "|---|---|---|"]
-    lines += [f"| {r['scale']} | {r.get('import_s', '—')} | {r.get('review_scan_s', '—')} |" for r in rows]
+    lines += ["", "| scale | import of both forms, 需复核 checks included (s) | nightly 需复核 pass (s) "
+              "| recall of the exhaustive top 10: demands / organizations | pairs sharing a word |",
+              "|---|---|---|---|---|"]
+    lines += [f"| {r['scale']} | {r.get('import_s', '—')} | {r.get('review_scan_s', '—')} | "
+              f"{r.get('recall_demands', '—')} / {r.get('recall_orgs', '—')} | "
+              f"{r.get('recall_words_demands', '—')} / {r.get('recall_words_orgs', '—')} |" for r in rows]
     return "\n".join(lines)
 
 
