@@ -58,8 +58,10 @@ class MatchConfig:
     top_k: int = 10
     shortlist: int = 50
     # True: rows whose top k the widened shortlist cannot settle are scored against every column
-    # (exact, but its cost grows with the near-ties in the data); False: bounded, measured instead.
-    exact_top_k: bool = False
+    # (exact, but its cost grows with the near-ties in the data). False: bounded, one widening by
+    # linear score and by text; at Jilin scale it still misses up to 8 % of the exhaustive top 10 on
+    # some shapes of data (BENCHMARKS.md), so exactness stays the default for now.
+    exact_top_k: bool = True
     org_cap: int | None = None  # None: org_cap_factor x the average load, at least top_k
     org_cap_factor: float = 2.0
     min_score: float = 0.05

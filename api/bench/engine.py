@@ -147,14 +147,14 @@ def run_one(spec: str) -> dict[str, object]:
 
 
 def _exact_recall(orgs, demands, matcher) -> dict[str, float]:  # type: ignore[no-untyped-def]
-    """The share of the exhaustive top 10 (``exact_top_k``) that the bounded match lists, both sides;
+    """The share of the exhaustive top 10 (``exact_top_k``, the default) that the bounded mode lists, both sides;
     and the same over pairs sharing a word."""
     from matcher import Matcher
     from matcher.evaluation import topk_recall
 
-    bounded = matcher.match(orgs, demands)
-    exact = Matcher(matcher.config.with_(exact_top_k=True), tokenizer=matcher.tokenizer, regions=matcher.regions,
-                    lexicon=matcher.lexicon).match(orgs, demands)
+    bounded, exact = (Matcher(matcher.config.with_(exact_top_k=flag), tokenizer=matcher.tokenizer,
+                              regions=matcher.regions, lexicon=matcher.lexicon).match(orgs, demands)
+                      for flag in (False, True))
     d, o = topk_recall(bounded, exact)
     ed, eo = topk_recall(bounded, exact, evidence_only=True)
     return {"recall_demands": round(d, 4), "recall_orgs": round(o, 4), "recall_words_demands": round(ed, 4),

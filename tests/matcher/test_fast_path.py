@@ -104,12 +104,12 @@ def test_rows_the_shortlist_cannot_settle_widen_by_text_or_are_scored_in_full(ma
     monkeypatch.setattr(Matcher, "_best_by_total", spy)
     uncapped = MatchConfig(org_cap=10**9)
     # A short shortlist, so that rows of both sides outlast the wider one.
-    bounded = Matcher(uncapped.with_(shortlist=12), regions=matcher.regions, tokenizer=matcher.tokenizer,
+    bounded = Matcher(uncapped.with_(shortlist=12, exact_top_k=False), regions=matcher.regions, tokenizer=matcher.tokenizer,
                       lexicon=matcher.lexicon)
     exhaustive = Matcher(uncapped.with_(shortlist=10**6), regions=matcher.regions, tokenizer=matcher.tokenizer,
                          lexicon=matcher.lexicon)
     c = bounded.match(orgs, demands)
-    assert settled == set()  # the default never scores a row in full: its cost stays bounded
+    assert settled == set()  # the bounded mode never scores a row in full
     # ... yet it finds the far-away organizations that share the rare words, by text alone
     found = sum(1 for d in demands[-60:] for r in c.for_demand(d.key)[:3] if r.organization_key.startswith("r"))
     assert found > 0
