@@ -393,12 +393,12 @@ class Matcher:
         """The ``width`` best pairs of each of ``rows`` by text fit alone (the text columns of the
         augmented matrices), as (demand index, organization index, linear score)."""
         cfg = self.config
-        d_text, o_text = d_aug[:, :n_text], o_aug[:, :n_text]
+        # Only the rows in doubt are sliced on their side; the other side's text columns in full.
         if side == "demand":
-            sub_d, sub_o, text_lin = top_pairs(d_text[rows], o_text, width)
+            sub_d, sub_o, text_lin = top_pairs(d_aug[rows][:, :n_text], o_aug[:, :n_text], width)
             sub_d = rows[sub_d]
         else:
-            sub_o, sub_d, text_lin = top_pairs(o_text[rows], d_text, width)
+            sub_o, sub_d, text_lin = top_pairs(o_aug[rows][:, :n_text], d_aug[:, :n_text], width)
             sub_o = rows[sub_o]
         # The rest of the linear score, as the sparse product would have added it.
         rest = cfg.w_category * (d_cat[sub_d] * o_cat[sub_o]).sum(axis=1) + d_upper[sub_d, o_bin[sub_o]] \

@@ -227,7 +227,7 @@ def staff_dashboard(request: Request, session: SessionDep, user: OptionalUser, f
     base = request.url_for("staff_dashboard")
     county_map = maps.render(
         regions, dashboard.county_figures(session, scope, figure), label=label, unit=unit, decimals=decimals,
-        region=dashboard.scope_counties(scope, regions), selected=chosen.code if chosen else None,
+        region=maps.region_counties(regions, scope.role, scope.region_code), selected=chosen.code if chosen else None,
         link=lambda code: str(base.include_query_params(county=code, figure=figure)), caption=label)
     return render(request, "dashboard.html", staff, d=board, charts=dashboard.charts(board), overdue=overdue[:15],
                   overdue_total=len(overdue), county_map=county_map, figure=figure, figures=dashboard.MAP_FIGURES,

@@ -179,15 +179,6 @@ def county_figures(session: Session, scope: Scope, figure: str) -> dict[str, flo
     return {county: float(n or 0) for county, n in rows if county}
 
 
-def scope_counties(scope: Scope, regions: RegionIndex) -> list[str] | None:
-    """The counties a staff member's map shows; None for the whole province."""
-    if scope.role == "city":
-        return list(regions.counties_of.get(scope.region_code or "", []))
-    if scope.role == "county":
-        return [scope.region_code] if scope.region_code else []
-    return None
-
-
 # -- charts -------------------------------------------------------------------------------------
 
 COLORS = ("#2f6f4f", "#d08c2c", "#4a78b0")

@@ -110,6 +110,15 @@ def atlas(regions: RegionIndex, path: Path = MAP_FILE) -> Atlas:
     return _atlas(path, regions)
 
 
+def region_counties(regions: RegionIndex, level: str, code: str | None) -> list[str] | None:
+    """The counties a map of a region shows: a city's, one county, or None for the province."""
+    if level == "city":
+        return list(regions.counties_of.get(code or "", []))
+    if level == "county":
+        return [code] if code else []
+    return None
+
+
 def classes(values: Iterable[float], n: int = len(PALETTE)) -> list[float]:
     """Upper bounds of up to ``n`` classes of the positive values (quantiles, rounded up to
     whole numbers when the values are whole), so a few large counties do not wash out the rest."""
@@ -125,6 +134,12 @@ def classes(values: Iterable[float], n: int = len(PALETTE)) -> list[float]:
             bounds.append(q)
     bounds[-1] = max(bounds[-1], positive[-1])
     return bounds
+
+
+def _in_view(at: Atlas, values: Mapping[str, float], region: Iterable[str] | None) -> tuple[set[str], list[float]]:
+    """The counties in view and the class bounds of their figures."""
+    inside = set(region) if region is not None else set(at.codes)
+    return inside, classes(v for c, v in values.items() if c in inside)
 
 
 def colour(value: float, bounds: list[float]) -> str:
@@ -166,9 +181,7 @@ def render(regions: RegionIndex, values: Mapping[str, float], *, label: str, uni
     to the region); ``selected`` a county outlined as chosen; ``marks`` counties outlined in a
     second style (an organization's own county, say) explained by ``mark_label``."""
     at = atlas(regions)
-    inside = set(region) if region is not None else set(at.codes)
-    shown = [v for c, v in values.items() if c in inside]
-    bounds = classes(shown)
+    inside, bounds = _in_view(at, values, region)
     x, y, w, h = at.frame(inside if region is not None else None)
     marks = set(marks)
     k = max(w, h) / 700  # labels and dots keep their size on screen whatever the frame
@@ -237,8 +250,7 @@ def png(regions: RegionIndex, values: Mapping[str, float], *, region: Iterable[s
     from PIL import Image, ImageDraw
 
     at = atlas(regions)
-    inside = set(region) if region is not None else set(at.codes)
-    bounds = classes([v for c, v in values.items() if c in inside])
+    inside, bounds = _in_view(at, values, region)
     x, y, w, h = at.frame(inside if region is not None else None)
     ss = 2  # drawn twice as large, then scaled down: smooth edges without an anti-aliasing rasterizer
     k = width * ss / w
@@ -269,5 +281,4 @@ def png(regions: RegionIndex, values: Mapping[str, float], *, region: Iterable[s
 def legend(regions: RegionIndex, values: Mapping[str, float], *, region: Iterable[str] | None = None,
            unit: str = "", decimals: int = 0) -> list[tuple[str, str]]:
     """(colour, text) of each class, as ``png`` coloured them."""
-    inside = set(region) if region is not None else set(atlas(regions).codes)
-    return _legend(classes([v for c, v in values.items() if c in inside]), unit, decimals)
+    return _legend(_in_view(atlas(regions), values, region)[1], unit, decimals)

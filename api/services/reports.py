@@ -136,8 +136,11 @@ def _project_clause(region: Region) -> Any:
     return True
 
 
-def projects_in(session: Session, region: Region, period: Period
-                ) -> tuple[list[tuple[Project, Organization]], dict[int, list[ProgressReport]]]:
+# A report's projects with their organizations, and every project's progress reports.
+Ran = tuple[list[tuple[Project, Organization]], dict[int, list[ProgressReport]]]
+
+
+def projects_in(session: Session, region: Region, period: Period) -> Ran:
     """Projects of the region that ran during the period (started by its end, and not
     finished or stopped before it began), and every project's reports in date order."""
     rows = session.exec(
@@ -205,24 +208,17 @@ def build(session: Session, kind: str, region: Region, period: Period, regions: 
           today: date) -> Report:
     if kind not in KINDS:
         raise InvalidInput(f"报表种类应为：{'、'.join(f'{k}（{v}）' for k, v in KINDS.items())}")
+    ran = projects_in(session, region, period)
     report = {"contacts": _contacts, "results": _results, "progress": _progress,
-              "recognition": _recognition}[kind](session, region, period, regions, today)
-    for project, _org in projects_in(session, region, period)[0]:
+              "recognition": _recognition}[kind](session, region, period, regions, today, ran)
+    for project, _org in ran[0]:
         report.by_county[project.county_code] = report.by_county.get(project.county_code, 0) + 1
     return report
 
 
-def counties_in(region: Region, regions: RegionIndex) -> list[str] | None:
-    """The counties a region's map shows; None for the province."""
-    if region.level == "city":
-        return list(regions.counties_of.get(region.code or "", []))
-    if region.level == "county":
-        return [region.code] if region.code else []
-    return None
-
-
-def _contacts(session: Session, region: Region, period: Period, regions: RegionIndex, today: date) -> Report:
-    projects, _reports = projects_in(session, region, period)
+def _contacts(session: Session, region: Region, period: Period, regions: RegionIndex, today: date,
+              ran: Ran) -> Report:
+    projects, _reports = ran
     per_org: dict[int, int] = defaultdict(int)
     for project, _ in projects:
         per_org[project.organization_id] += 1
@@ -256,8 +252,9 @@ def _end_of(period: Period) -> datetime:
     return datetime.combine(period.end + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
 
 
-def _results(session: Session, region: Region, period: Period, regions: RegionIndex, today: date) -> Report:
-    projects, reports = projects_in(session, region, period)
+def _results(session: Session, region: Region, period: Period, regions: RegionIndex, today: date,
+             ran: Ran) -> Report:
+    projects, reports = ran
     headers = ["序号", "市（州）", "县（市、区）", "村（社区）", "社会组织", "统一社会信用代码", "参与行动", "项目名称",
                "开始日期", "计划投入（万元）", "本期投入资金物资（万元）", "累计投入资金物资（万元）", "计划受益人数",
                "受益人数", "状态", "村级评价", "进展与成效"]
@@ -275,8 +272,9 @@ def _results(session: Session, region: Region, period: Period, regions: RegionIn
                   [6, 14, 16, 14, 30, 22, 10, 30, 12, 12, 14, 14, 12, 10, 8, 10, 50], {9, 10, 11})
 
 
-def _progress(session: Session, region: Region, period: Period, regions: RegionIndex, today: date) -> Report:
-    projects, reports = projects_in(session, region, period)
+def _progress(session: Session, region: Region, period: Period, regions: RegionIndex, today: date,
+              ran: Ran) -> Report:
+    projects, reports = ran
     headers = ["序号", "市（州）", "县（市、区）", "村（社区）", "社会组织", "参与行动", "项目名称", "报告日期", "状态",
                "本次投入资金物资（万元）", "受益人数（累计）", "进展说明", "经工作人员更正", "逾期未报告"]
     rows: list[list[Any]] = []
@@ -298,8 +296,9 @@ def _progress(session: Session, region: Region, period: Period, regions: RegionI
                   [6, 14, 16, 14, 30, 10, 30, 12, 8, 14, 12, 50, 10, 10], {9})
 
 
-def _recognition(session: Session, region: Region, period: Period, regions: RegionIndex, today: date) -> Report:
-    projects, reports = projects_in(session, region, period)
+def _recognition(session: Session, region: Region, period: Period, regions: RegionIndex, today: date,
+                 ran: Ran) -> Report:
+    projects, reports = ran
     acc: dict[int, dict[str, Any]] = {}
     for p, o in projects:
         s = state_at(p, reports.get(p.id, []), period, today)  # type: ignore[arg-type]
@@ -385,7 +384,7 @@ def _map_sheet(wb: openpyxl.Workbook, report: Report, regions: RegionIndex) -> N
     from openpyxl.drawing.image import Image as SheetImage
 
     ws = wb.create_sheet("项目分布图")
-    view = counties_in(report.region, regions)
+    view = maps.region_counties(regions, report.region.level, report.region.code)
     ws.cell(row=1, column=1, value=f"{report.region.name}帮扶项目分布（{report.period.label}）").font = \
         Font(size=14, bold=True)
     picture = SheetImage(io.BytesIO(maps.png(regions, report.by_county, region=view, width=640)))
