@@ -134,3 +134,26 @@ def drain(keys, cnt, k, offset):  # type: ignore[no-untyped-def]
             out_bits[at + t] = np.int32(key >> 32)
         at += n
     return out_slot, out_idx, out_bits.view(np.float32)
+
+
+@njit(nogil=True, cache=True)
+def pair_dots(a_indptr, a_indices, a_data, b_indptr, b_indices, b_data, ai, bi):  # type: ignore[no-untyped-def]
+    """The products of given pairs of rows (a[ai[j]] . b[bi[j]]) of two CSR matrices with sorted
+    indices: a merge of the two rows' features, without gathering the rows."""
+    out = np.zeros(len(ai), dtype=np.float32)
+    for j in range(len(ai)):
+        p, p_end = a_indptr[ai[j]], a_indptr[ai[j] + 1]
+        q, q_end = b_indptr[bi[j]], b_indptr[bi[j] + 1]
+        s = np.float32(0.0)
+        while p < p_end and q < q_end:
+            fa, fb = a_indices[p], b_indices[q]
+            if fa == fb:
+                s += a_data[p] * b_data[q]
+                p += 1
+                q += 1
+            elif fa < fb:
+                p += 1
+            else:
+                q += 1
+        out[j] = s
+    return out

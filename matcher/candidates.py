@@ -164,3 +164,17 @@ def top_pairs_reference(
         return _empty()
     return (np.concatenate(rows).astype(np.int64), np.concatenate(cols).astype(np.int64),
             np.concatenate(vals).astype(np.float32))
+
+
+def pair_products(left: sp.csr_matrix, right: sp.csr_matrix, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
+    """``left[li[j]] . right[ri[j]]`` for every j: the linear score of pairs found some other way
+    (the nearest texts in meaning), without gathering their rows."""
+    from matcher import _topk
+
+    if len(li) == 0:
+        return np.zeros(0, dtype=np.float32)
+    for m in (left, right):
+        if not m.has_sorted_indices:
+            m.sort_indices()
+    return _topk.pair_dots(left.indptr, left.indices, left.data, right.indptr, right.indices, right.data,
+                           li.astype(np.int64), ri.astype(np.int64))

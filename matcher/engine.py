@@ -13,7 +13,8 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from matcher import reach as reach_mod
-from matcher.candidates import top_pairs, top_pairs_both
+from matcher import semantic as sem_mod
+from matcher.candidates import pair_products, top_pairs, top_pairs_both
 from matcher.categories import ACTION_INDEX, ACTIONS, ActionLexicon, Inference, smoothed_probabilities
 from matcher.config import MatchConfig
 from matcher.explanations import Explainer, RecommendationBatch
@@ -21,6 +22,7 @@ from matcher.ranking import auto_cap, capped_top_k, top_k
 from matcher.records import DemandRecord, OrganizationRecord, Recommendation
 from matcher.regions import RegionIndex, haversine_km
 from matcher.scoring import total_score
+from matcher.semantic import SemanticVectors
 from matcher.signals import N_FUNDS_BINS, funds_bins, scale_fit, scale_upper
 from matcher.text import Tokenizer, char_text
 from matcher.vectorize import fit_transform
@@ -46,12 +48,13 @@ _SIGNAL_CHUNK = 262_144  # shortlisted pairs whose signals are computed at once
 
 
 def _text_and_total(lin: np.ndarray, cat: np.ndarray, reach_w: np.ndarray, upper: np.ndarray, scale: np.ndarray,
-                    factor: np.ndarray, cfg: MatchConfig) -> tuple[np.ndarray, np.ndarray]:
+                    factor: np.ndarray, cfg: MatchConfig, semantic: np.ndarray | float = 0.0
+                    ) -> tuple[np.ndarray, np.ndarray]:
     """Text fit recovered from the linear score (less its category, reach and scale-bound parts),
     and the final score: for shortlisted pairs and for rows scored in full alike."""
     rest = cfg.w_category * cat + cfg.w_reach * reach_w + upper
     text = np.clip((lin - rest) / (cfg.w_text_word + cfg.w_text_char), 0.0, 1.0)
-    return text, total_score(text, cat, reach_w, scale, cfg) * factor
+    return text, total_score(text, cat, reach_w, scale, cfg, semantic) * factor
 
 
 def _needed(dems: Sequence[DemandRecord]) -> np.ndarray:
@@ -92,16 +95,21 @@ def _row_threshold(rows: np.ndarray, values: np.ndarray, n_rows: int, width: int
     return out
 
 
-def _uncertain_rows(rows: np.ndarray, total: np.ndarray, threshold: np.ndarray, k: int, factor: float) -> np.ndarray:
-    """Rows whose top k might change if their shortlist were wider.
+def _uncertain_rows(rows: np.ndarray, total: np.ndarray, threshold: np.ndarray, k: int, factor: float,
+                    semantic: np.ndarray) -> np.ndarray:
+    """Rows whose top k might change if their shortlists were wider.
 
     Every pair not yet known for a row has a linear score at most the row's ``threshold`` (the
-    width-th best of its own shortlist), and the linear score bounds the final one, so its final
-    score is at most that x factor; a row is certain once k known pairs reach that.
+    width-th best of its own shortlist; -inf when the shortlist holds every pair with a word in
+    common, and the rest have a linear score of 0) and a semantic part at most ``semantic`` (the
+    weight x the signal of its width-th nearest text). The linear score plus the semantic part bounds
+    the final score, so its final score is at most their sum x factor; a row is certain once k known
+    pairs reach that.
     """
-    bound = threshold * factor
+    finite = np.isfinite(threshold)
+    bound = (np.where(finite, threshold, 0.0) + semantic) * factor
     reached = np.bincount(rows[total >= bound[rows]], minlength=len(threshold))
-    return np.flatnonzero(np.isfinite(threshold) & (reached < k))
+    return np.flatnonzero((finite | (semantic > 0)) & (reached < k))
 
 
 def _centroid_actions(d_word: sp.csr_matrix, declared: np.ndarray) -> np.ndarray | None:
@@ -358,7 +366,7 @@ class Matcher:
                        o_aug_t: sp.csr_matrix | None, d_aug_t: sp.csr_matrix | None, d_cat: np.ndarray,
                        o_cat: np.ndarray, reach: reach_mod.ReachTable, d_county: np.ndarray, d_upper: np.ndarray,
                        o_bin: np.ndarray, org_funds: np.ndarray, dem_needed: np.ndarray, org_factor: np.ndarray,
-                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                       d_vec: np.ndarray, o_vec: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every pair of the rows in ``chunk`` (demands or organizations) scored as the final score
         scores it, densely; the ``n`` best of each row as (demand index, organization index, linear)."""
         cfg = self.config
@@ -370,6 +378,7 @@ class Matcher:
             funds, needed = np.broadcast_to(org_funds[None, :], lin.shape), \
                 np.broadcast_to(dem_needed[chunk][:, None], lin.shape)
             factor = org_factor[None, :]
+            cos = d_vec[chunk] @ o_vec.T if d_vec.shape[1] else None
         else:
             lin = (o_aug[chunk] @ d_aug_t).toarray()
             cat = o_cat[chunk] @ d_cat.T
@@ -378,7 +387,9 @@ class Matcher:
             funds, needed = np.broadcast_to(org_funds[chunk][:, None], lin.shape), \
                 np.broadcast_to(dem_needed[None, :], lin.shape)
             factor = org_factor[chunk][:, None]
-        _, total = _text_and_total(lin, cat, reach_w, upper, scale_fit(funds, needed), factor, cfg)
+            cos = o_vec[chunk] @ d_vec.T if d_vec.shape[1] else None
+        semantic = 0.0 if cos is None else sem_mod.signal(cos, cfg.semantic_floor)
+        _, total = _text_and_total(lin, cat, reach_w, upper, scale_fit(funds, needed), factor, cfg, semantic)
         n = min(n, lin.shape[1])
         best = np.argpartition(-total, n - 1, axis=1)[:, :n]
         row = np.repeat(chunk, n)
@@ -421,6 +432,7 @@ class Matcher:
         organization_index: OrganizationIndex | None = None,
         demand_index: DemandIndex | None = None,
         other_side_limit: int | None = None,
+        vectors: SemanticVectors | None = None,
     ) -> MatchResult:
         """Rank organizations for every open demand and demands for every active organization.
 
@@ -436,7 +448,9 @@ class Matcher:
         mirror: it stands in for ``demands`` when matching a few organizations against them.
         ``sink``, when given, takes the recommendations a chunk at a time as they are explained, as
         columns (a ``RecommendationBatch``, to be written away), and the result keeps none: they never
-        all sit in memory at once, nor as one Python object each.
+        all sit in memory at once, nor as one Python object each. ``vectors`` (``matcher.semantic``)
+        adds meaning to words: each record's nearest texts become candidates too, and their similarity
+        a signal; a record without a vector is matched by words alone.
         """
         cfg = self.config
         note = progress or (lambda _stage: None)
@@ -503,6 +517,15 @@ class Matcher:
         d_cat, text_action, inferred, d_county, d_upper, d_aug = side.d_cat, side.text_action, side.inferred, \
             side.d_county, side.d_upper, side.d_aug
         n_text = o_word.shape[1] + o_char.shape[1]  # the augmented matrices' first columns: words, characters
+        use_sem = vectors is not None and vectors.dim > 0 and cfg.w_semantic > 0
+        if use_sem:
+            assert vectors is not None
+            d_vec = vectors.matrix([d.key for d in dems], "demand")
+            o_vec = vectors.matrix([o.key for o in orgs], "organization")
+        else:
+            d_vec = np.zeros((len(dems), 0), dtype=np.float32)
+            o_vec = np.zeros((len(orgs), 0), dtype=np.float32)
+        floor = cfg.semantic_floor
         if index is None and dindex is None:
             # They live on in the augmented matrices (the explanations count words from the tokens):
             # at Jilin scale ~80 MB less for the rest of the match.
@@ -518,6 +541,22 @@ class Matcher:
         # Each row's n_short-th best linear score: no pair outside its shortlist scores more.
         thresholds = {"demand": _row_threshold(dr, lin1, len(dems), n_short),
                       "organization": _row_threshold(orow, lin2, len(orgs), n_short)}
+        # Each row's semantic bound: weight x the signal of its n-th nearest text (none without vectors).
+        sem_bound = {"demand": np.zeros(len(dems), dtype=np.float32),
+                     "organization": np.zeros(len(orgs), dtype=np.float32)}
+        if use_sem:
+            # The nearest texts in meaning, both ways: candidates that may share no word.
+            n_sem = max(cfg.semantic_shortlist, cfg.top_k)
+            sd, so, s_cos = sem_mod.top_pairs(d_vec, o_vec, n_sem, floor)
+            po, pd, p_cos = sem_mod.top_pairs(o_vec, d_vec, n_sem, floor)
+            sem_bound["demand"] = cfg.w_semantic * sem_mod.signal(
+                sem_mod.row_threshold(sd, s_cos, len(dems), n_sem, floor), floor)
+            sem_bound["organization"] = cfg.w_semantic * sem_mod.signal(
+                sem_mod.row_threshold(po, p_cos, len(orgs), n_sem, floor), floor)
+            sem_d, sem_o = np.concatenate([sd, pd]), np.concatenate([so, po])
+            dr, oc = np.concatenate([dr, sem_d]), np.concatenate([oc, sem_o])
+            lin1 = np.concatenate([lin1, pair_products(d_aug, o_aug, sem_d, sem_o)])
+            del sd, so, s_cos, po, pd, p_cos, sem_d, sem_o
         d_idx, o_idx, linear = _unique_pairs(np.concatenate([dr, dcol]), np.concatenate([oc, orow]),
                                              np.concatenate([lin1, lin2]), len(orgs))
         del dr, oc, lin1, orow, dcol, lin2
@@ -550,13 +589,16 @@ class Matcher:
                 cat_ = (d_cat[d_] * o_cat[o_]).sum(axis=1)
                 reach_w_ = reach.weight[o_, d_county[d_]]
                 scale_ = scale_fit(org_funds[o_], dem_needed[d_])
+                sem_ = sem_mod.signal(sem_mod.pair_cosines(d_vec, o_vec, d_, o_), floor) if use_sem \
+                    else np.zeros(len(d_), dtype=np.float32)
                 text_, total_ = _text_and_total(lin_, cat_, reach_w_, d_upper[d_, o_bin[o_]], scale_, org_factor[o_],
-                                                cfg)
-                parts.append({"cat": cat_, "reach_w": reach_w_, "text": text_, "scale": scale_, "total": total_})
+                                                cfg, sem_)
+                parts.append({"cat": cat_, "reach_w": reach_w_, "text": text_, "scale": scale_, "sem": sem_,
+                              "total": total_})
             if len(parts) == 1:
                 return parts[0]
             return {k: np.concatenate([p[k] for p in parts]) if parts else np.zeros(0) for k in
-                    ("cat", "reach_w", "text", "scale", "total")}
+                    ("cat", "reach_w", "text", "scale", "sem", "total")}
 
         sig = pair_signals(d_idx, o_idx, linear)
         # The final score re-weighs the linear one (text gate, out of reach, feedback), so a pair left
@@ -579,7 +621,7 @@ class Matcher:
                 if dense and not cfg.exact_top_k:
                     break
                 rows = d_idx if side == "demand" else o_idx
-                uncertain = _uncertain_rows(rows, sig["total"], threshold, cfg.top_k, bound_factor)
+                uncertain = _uncertain_rows(rows, sig["total"], threshold, cfg.top_k, bound_factor, sem_bound[side])
                 if len(uncertain) == 0:
                     break
                 width = min(others, width * 4)
@@ -601,7 +643,8 @@ class Matcher:
                     parts = [self._best_by_total(side, chunk, n_short, d_aug=d_aug, o_aug=o_aug, o_aug_t=o_aug_t,
                                                  d_aug_t=d_aug_t, d_cat=d_cat, o_cat=o_cat, reach=reach,
                                                  d_county=d_county, d_upper=d_upper, o_bin=o_bin, org_funds=org_funds,
-                                                 dem_needed=dem_needed, org_factor=org_factor)
+                                                 dem_needed=dem_needed, org_factor=org_factor, d_vec=d_vec,
+                                                 o_vec=o_vec)
                              for chunk in np.array_split(uncertain, -(-len(uncertain) * others // _DENSE_BLOCK))]
                     sub_d, sub_o, sub_lin = (np.concatenate([p[i] for p in parts]) for i in range(3))
                 if not dense:
@@ -613,6 +656,19 @@ class Matcher:
                                                        d_upper=d_upper, o_bin=o_bin)
                     sub_d, sub_o = np.concatenate([sub_d, t_d]), np.concatenate([sub_o, t_o])
                     sub_lin = np.concatenate([sub_lin, t_lin])
+                    if use_sem:  # and their nearest texts in meaning, as widely
+                        if side == "demand":
+                            n_d, n_o, n_cos = sem_mod.top_pairs(d_vec, o_vec, width, floor, rows=uncertain)
+                            nth = sem_mod.row_threshold(np.searchsorted(uncertain, n_d), n_cos, len(uncertain),
+                                                        width, floor)
+                        else:
+                            n_o, n_d, n_cos = sem_mod.top_pairs(o_vec, d_vec, width, floor, rows=uncertain)
+                            nth = sem_mod.row_threshold(np.searchsorted(uncertain, n_o), n_cos, len(uncertain),
+                                                        width, floor)
+                        sem_bound[side] = np.zeros_like(sem_bound[side])
+                        sem_bound[side][uncertain] = cfg.w_semantic * sem_mod.signal(nth, floor)
+                        sub_d, sub_o = np.concatenate([sub_d, n_d]), np.concatenate([sub_o, n_o])
+                        sub_lin = np.concatenate([sub_lin, pair_products(d_aug, o_aug, n_d, n_o)])
                     sub_d, sub_o, sub_lin = _unique_pairs(sub_d, sub_o, sub_lin, len(orgs))
                 # Stable sorts here and below: the pairs are mostly in order already (those found
                 # since are appended), runs that timsort merges (~0.1 s against 0.02 s a sort).
@@ -631,7 +687,7 @@ class Matcher:
         d_idx, o_idx, linear = d_idx[canonical], o_idx[canonical], linear[canonical]
         sig = {k: v[canonical] for k, v in sig.items()}
         cat, reach_w = sig["cat"], sig["reach_w"]
-        text, scale, total = sig["text"], sig["scale"], sig["total"].astype(np.float32)
+        text, scale, semantic, total = sig["text"], sig["scale"], sig["sem"], sig["total"].astype(np.float32)
         # The products are done with (an index keeps its own): ~45 MB at Jilin scale, before ranking's peak.
         del d_aug, o_aug, o_aug_t, d_aug_t
         lap("signals")
@@ -681,11 +737,11 @@ class Matcher:
             return np.round(values[picked].astype(np.float64), digits)  # float64 first: 0.3942, not 0.39419999
 
         a_signals = {"text": rounded(text), "category": rounded(cat), "reach": rounded(reach_w),
-                     "distance_km": np.round(dist, 1), "scale": rounded(scale)}
+                     "distance_km": np.round(dist, 1), "scale": rounded(scale), "semantic": rounded(semantic)}
         a_total = rounded(total)
         with_candidates = np.unique(d_idx[d_pairs])
         # The pairs' arrays are done with: free them before the explanations take their memory.
-        del sig, d_idx, o_idx, linear, cat, reach_w, text, scale, total, keep, kept
+        del sig, d_idx, o_idx, linear, cat, reach_w, text, scale, semantic, total, keep, kept
 
         def demand_facts(i: int) -> tuple[str, bool, str]:
             d = dems[i]
@@ -711,7 +767,7 @@ class Matcher:
                 signals={k: v[part] for k, v in a_signals.items()},
                 keyword_ids=explainer.keyword_ids(a_d[part], a_o[part]),
                 reason_ids=explainer.reason_ids(a_d[part], a_o[part], a_kind[part], a_signals["distance_km"][part],
-                                                a_signals["scale"][part]),
+                                                a_signals["scale"][part], a_signals["semantic"][part]),
                 words=explainer.words, parts=explainer.parts)
             if sink is not None:
                 sink(batch)

@@ -19,11 +19,19 @@ import scipy.sparse as sp
 
 from matcher import reach as reach_kinds
 from matcher.records import DemandRecord, OrganizationRecord, Recommendation
-from matcher.scoring import MAX_KEYWORDS, category_reason, keyword_reason, reach_reason, scale_reason
+from matcher.scoring import (
+    MAX_KEYWORDS,
+    SEMANTIC_REASON,
+    SEMANTIC_REASON_AT,
+    category_reason,
+    keyword_reason,
+    reach_reason,
+    scale_reason,
+)
 
-# Columns of ``reason_ids``: the keywords' reason (from ``keyword_ids``) comes between reach and scale.
-REASON_SLOTS = ("category", "reach", "scale", "feedback", "rating")
-SIGNALS = ("text", "category", "reach", "distance_km", "scale")
+# Columns of ``reason_ids``: the keywords' reason (from ``keyword_ids``) comes between reach and semantic.
+REASON_SLOTS = ("category", "reach", "semantic", "scale", "feedback", "rating")
+SIGNALS = ("text", "category", "reach", "distance_km", "scale", "semantic")
 
 
 @dataclass(eq=False)
@@ -192,8 +200,8 @@ class Explainer:
         return out
 
     def reason_ids(self, a_d: np.ndarray, a_o: np.ndarray, reach_kind: np.ndarray, distance_km: np.ndarray,
-                   scale: np.ndarray) -> np.ndarray:
-        """Ids in ``parts`` of every pair's category, reach, scale, feedback and rating reasons."""
+                   scale: np.ndarray, semantic: np.ndarray | None = None) -> np.ndarray:
+        """Ids in ``parts`` of every pair's category, reach, semantic, scale, feedback and rating reasons."""
         out = np.full((len(a_d), len(REASON_SLOTS)), -1, dtype=np.int64)
         n_sets = len(self.action_sets)
 
@@ -230,7 +238,9 @@ class Explainer:
             ids = np.array([self._part(scale_reason(f, n, bool(fit))) for f, n, fit in zip(
                 f_values[pair // len(n_values)].tolist(), n_values[pair % len(n_values)].tolist(), fits.tolist(),
                 strict=True)], dtype=np.int64)
-            out[known, 2] = ids[inverse.ravel()]
-        out[:, 3] = self.o_feedback[a_o]
-        out[:, 4] = self.o_rating[a_o]
+            out[known, 3] = ids[inverse.ravel()]
+        if semantic is not None and (close := semantic >= SEMANTIC_REASON_AT).any():
+            out[close, 2] = self._part(SEMANTIC_REASON)
+        out[:, 4] = self.o_feedback[a_o]
+        out[:, 5] = self.o_rating[a_o]
         return out

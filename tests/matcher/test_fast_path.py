@@ -135,3 +135,53 @@ def test_a_sink_gets_the_same_recommendations_a_chunk_at_a_time(matcher: Matcher
     assert len(chunks) > 2 and all(len(c) == 97 for c in chunks[:-1])
     assert [r for c in chunks for r in c.recommendations()] == whole.recommendations
     assert streamed.stats.n_recommendations == whole.stats.n_recommendations == len(whole.recommendations)
+
+
+def meaning_vectors(orgs: list[OrganizationRecord], demands: list[DemandRecord], seed: int):  # type: ignore[no-untyped-def]
+    """Vectors as an encoder would place the texts: near their action's direction, each its own way,
+    so that cosines fall on both sides of the semantic floor."""
+    import numpy as np
+
+    from matcher.semantic import SemanticVectors
+
+    rng = np.random.default_rng(seed)
+    base = {a: rng.normal(size=32) for a in ACTIONS}
+
+    def vec(action: str) -> np.ndarray:
+        v = base[action] / np.linalg.norm(base[action]) + 0.42 * rng.normal(size=32) / np.sqrt(32)
+        return (v / np.linalg.norm(v)).astype(np.float32)
+
+    return SemanticVectors(
+        demands={d.key: vec(d.category or ACTIONS[int(d.key[1:]) % 6]) for d in demands},
+        organizations={o.key: vec(o.actions[0]) for o in orgs if int(o.key[1:]) % 5})  # some without one
+
+
+@pytest.mark.parametrize("exact", [True, False])
+def test_meaning_joins_the_shortlist_without_changing_the_rankings(matcher: Matcher, exact: bool,
+                                                                    product_path: str) -> None:
+    # With vectors, each record's nearest texts are candidates too and the bound on what the shortlist
+    # left out includes the semantic part: the exact mode gives what scoring every pair gives.
+    orgs, demands = corpus(matcher.regions, 300, 400, 3)
+    # Needs told in words no organization uses: only their meaning can find them a match.
+    demands += [DemandRecord(key=f"d{400 + j}", city_code=d.city_code, county_code=d.county_code,
+                             title="孩子放学后没人管", description="爷爷奶奶不识字", category="扶弱济困")
+                for j, d in enumerate(demands[:20])]
+    vectors = meaning_vectors(orgs, demands, 3)
+    uncapped = MatchConfig(org_cap=10**9)
+    fast = Matcher(uncapped.with_(shortlist=12, semantic_shortlist=10, exact_top_k=exact), regions=matcher.regions,
+                   tokenizer=matcher.tokenizer, lexicon=matcher.lexicon)
+    exhaustive = Matcher(uncapped.with_(shortlist=10**6, semantic_shortlist=10**6), regions=matcher.regions,
+                         tokenizer=matcher.tokenizer, lexicon=matcher.lexicon)
+    a, b = fast.match(orgs, demands, vectors=vectors), exhaustive.match(orgs, demands, vectors=vectors)
+    words_only = exhaustive.match(orgs, demands)
+    lists = [[r.organization_key for r in res.for_demand(d.key)] for res in (a, b, words_only) for d in demands]
+    n = len(demands)
+    assert lists[n:2 * n] != lists[2 * n:]  # meaning changes the rankings ...
+    told = {d.key for d in demands[-20:]}  # ... and finds pairs that share no word
+    assert any(r.signals["semantic"] > 0 and r.signals["text"] == 0 for r in b.recommendations if r.demand_key in told)
+    if exact:
+        assert_same_lists(a, b, orgs, demands)
+    else:
+        from matcher.evaluation import topk_recall
+
+        assert min(topk_recall(a, b)) >= 0.98
