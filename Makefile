@@ -18,6 +18,7 @@ install: $(STAMP)
 run: install
 	$(BIN)/duijie db upgrade
 	$(BIN)/duijie demo
+	$(BIN)/duijie encode
 	$(BIN)/duijie rematch
 	$(BIN)/duijie serve --host 127.0.0.1 --port 8000
 

@@ -247,6 +247,37 @@ def rematch(
         f"进程内存峰值{peak_mb:.0f} MB"
     )
     typer.echo("各阶段用时（秒）：" + "，".join(f"{labels.get(k, k)} {v:.2f}" for k, v in run.timings.items()))
+    with_meaning, records = run.config.get("semantic_records", 0), run.config.get("records", 0)
+    if not settings.semantic:
+        typer.echo("语义相似：已关闭（DUIJIE_SEMANTIC=false），仅按词语匹配")
+    elif with_meaning < records:
+        typer.echo(f"语义相似：{with_meaning}/{records}条记录已有语义向量，其余本次仅按词语匹配；"
+                   "运行 duijie encode（或等待定时任务）补齐后再匹配")
+    else:
+        typer.echo(f"语义相似：{records}条记录均已有语义向量")
+
+
+@app.command()
+def encode(
+    limit: Annotated[int | None, typer.Option(help="本次最多编码多少条文本（默认全部）")] = None,
+) -> None:
+    """为尚无语义向量的需求与社会组织文本计算向量并保存（已保存的不再计算）。"""
+    from api.services.records import load_demands, load_organizations
+    from api.services.vectors import default_encoder, encode_missing
+
+    if not get_settings().semantic:
+        typer.echo("语义相似已关闭（DUIJIE_SEMANTIC=false），无需编码")
+        return
+    engine = _engine()
+    with session_scope(engine) as session:
+        orgs, dems = load_organizations(session), load_demands(session)[0]
+
+        def progress(done: int, to_do: int) -> None:
+            typer.echo(f"已编码 {done}/{to_do}")
+
+        report = encode_missing(session, orgs, dems, encoder=default_encoder(), limit=limit, progress=progress)
+    typer.echo(f"编码完成：新编码{report.encoded}条，此前已有{report.already}条，共{report.total}条文本；"
+               f"用时{report.seconds:.1f}秒（{report.rate:.1f}条/秒）")
 
 
 @app.command()

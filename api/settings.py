@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     # And in Linux's idle class while it only computes (a request's wake-up then never waits out its
     # time slice); back at its nice value before it writes. Only where it may leave the class again.
     rematch_idle: bool = True
+    # Meaning beside words (matcher.semantic): texts are encoded in the background, a batch at a time,
+    # and re-matches use the vectors stored so far. False: words alone, nothing encoded.
+    semantic: bool = True
+    encode_minutes: int = 5  # how often the scheduler encodes texts that have no vector yet
 
     def resolved_secret(self) -> str:
         if self.secret_key:

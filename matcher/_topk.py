@@ -157,3 +157,17 @@ def pair_dots(a_indptr, a_indices, a_data, b_indptr, b_indices, b_data, ai, bi):
                 q += 1
         out[j] = s
     return out
+
+
+@njit(nogil=True, cache=True)
+def dense_pair_dots(left, right, li, ri):  # type: ignore[no-untyped-def]
+    """``left[li[j]] . right[ri[j]]`` of two dense float32 matrices, without gathering their rows."""
+    out = np.empty(len(li), dtype=np.float32)
+    dim = left.shape[1]
+    for j in range(len(li)):
+        a, b = li[j], ri[j]
+        s = np.float32(0.0)
+        for t in range(dim):
+            s += left[a, t] * right[b, t]
+        out[j] = s
+    return out

@@ -39,6 +39,9 @@ class MatchConfig:
     # None by default: measured on both dev sets, any share lets organizations that fit nothing collect
     # category and reach by vague closeness (first suggestions graded 0 rose from 35 % to 45-55 %).
     semantic_gate: float = 0.0
+    # Capability evidence: a pair whose texts fit no better than this in words, and not at all in
+    # meaning, is never recommended, whatever it declared (None: no floor).
+    evidence_floor: float | None = None
     # Category and reach count fully only once the texts fit at least this well: capability
     # fit comes first, and a local organization of the right action that does something else
     # must not outrank one that does the very thing one county away.

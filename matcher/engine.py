@@ -54,7 +54,10 @@ def _text_and_total(lin: np.ndarray, cat: np.ndarray, reach_w: np.ndarray, upper
     and the final score: for shortlisted pairs and for rows scored in full alike."""
     rest = cfg.w_category * cat + cfg.w_reach * reach_w + upper
     text = np.clip((lin - rest) / (cfg.w_text_word + cfg.w_text_char), 0.0, 1.0)
-    return text, total_score(text, cat, reach_w, scale, cfg, semantic) * factor
+    total = total_score(text, cat, reach_w, scale, cfg, semantic) * factor
+    if cfg.evidence_floor is not None:  # no evidence of capability: no score (and so no recommendation)
+        total = np.where((text > cfg.evidence_floor) | (np.asarray(semantic) > 0), total, np.float32(0.0))
+    return text, total
 
 
 def _needed(dems: Sequence[DemandRecord]) -> np.ndarray:

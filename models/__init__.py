@@ -14,11 +14,12 @@ from models.pairing import Pairing, PairingDecision
 from models.project import ProgressReport, Project, ProjectChange
 from models.recommendation import Recommendation
 from models.review import DemandAlias, DemandEntry, OrganizationAlias, ReviewFlag
+from models.text_vector import TextVector
 from models.token_cache import TokenCache
 from models.user import User
 
 __all__ = [
     "AuditEvent", "Demand", "DemandAlias", "DemandEntry", "JobLock", "JobRun", "MailPreference", "MailedRecommendation",
     "MatchRun", "Organization", "OrganizationAlias", "OutboxMessage", "Pairing", "PairingDecision", "PendingMatch",
-    "ProgressReport", "Project", "ProjectChange", "Recommendation", "ReviewFlag", "TokenCache", "User",
+    "ProgressReport", "Project", "ProjectChange", "Recommendation", "ReviewFlag", "TextVector", "TokenCache", "User",
 ]

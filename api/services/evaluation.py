@@ -10,10 +10,13 @@ from typing import Any
 from api.services.contract import FORMS
 from api.services.engine import get_matcher
 from api.services.importer import map_columns, validate_table
+from api.services.vectors import default_encoder
 from api.services.workbooks import ImportRejected, read_table
+from api.settings import get_settings
 from matcher import DemandRecord, Matcher, OrganizationRecord
 from matcher.evaluation import Labels, Scores, bm25_rankings, engine_rankings, invert, score_rankings
 from matcher.resources import data_dir
+from matcher.semantic import Encoder, SemanticVectors
 
 
 def parse_form(path: Path, kind: str, matcher: Matcher) -> list[dict[str, Any]]:
@@ -71,6 +74,8 @@ class EvalReport:
     blank_accuracy: float
     blank_n: int
     forms_accuracy: float
+    words_demands: Scores | None  # the engine without meaning vectors (None: it ran without them anyway)
+    words_orgs: Scores | None
     n_orgs: int
     n_demands: int
     config_hash: str
@@ -81,9 +86,10 @@ class EvalReport:
             f"开发集：{self.n_orgs}个社会组织，{self.n_demands}个需求；引擎配置 {self.config_hash}",
             f"{'方向':<18}{'方法':<8}{f'NDCG@{k}':>10}{f'Recall@{k}':>12}{'查询数':>8}{'首条不相关':>8}",
         ]
-        for label, eng, base in (("需求→社会组织", self.engine_demands, self.bm25_demands),
-                                 ("社会组织→需求", self.engine_orgs, self.bm25_orgs)):
-            for name, sc in (("engine", eng), ("bm25", base)):
+        for label, eng, words, base in (("需求→社会组织", self.engine_demands, self.words_demands, self.bm25_demands),
+                                        ("社会组织→需求", self.engine_orgs, self.words_orgs, self.bm25_orgs)):
+            rows = [("engine", eng)] + ([("words", words)] if words is not None else []) + [("bm25", base)]
+            for name, sc in rows:
                 lines.append(f"{label:<14}{name:<8}{sc.ndcg:>10.3f}{sc.recall:>12.3f}{sc.queries:>8}"
                              f"{sc.first_irrelevant:>11.1%}")
         lines.append(f"类别推断准确率（仅凭文本，对照真实类别）：{self.inference_accuracy:.1%}"
@@ -98,9 +104,29 @@ def dev_sets() -> list[tuple[str, Path]]:
     return [("开发集一：手写", data_dir() / "eval"), ("开发集二：村里的说法与无关组织", data_dir() / "eval" / "hard")]
 
 
-def evaluate_devset(folder: Path | None = None, *, k: int = 10, matcher: Matcher | None = None) -> EvalReport:
+_dev_vectors: dict[tuple[str, tuple[str, ...]], SemanticVectors] = {}
+
+
+def dev_vectors(encoder: Encoder, orgs: list[OrganizationRecord], demands: list[DemandRecord]) -> SemanticVectors:
+    """The dev set's texts encoded as the application stores them (a few seconds a set; kept for
+    the process, as an ablation evaluates the same set many times)."""
+    key = (encoder.name, (*(d.text for d in demands), "\x1e", *(o.text for o in orgs)))
+    if key not in _dev_vectors:
+        dv = encoder.encode([d.text for d in demands], "demand")
+        ov = encoder.encode([o.text for o in orgs], "organization")
+        _dev_vectors[key] = SemanticVectors({d.key: v for d, v in zip(demands, dv, strict=True)},
+                                            {o.key: v for o, v in zip(orgs, ov, strict=True)})
+    return _dev_vectors[key]
+
+
+def evaluate_devset(folder: Path | None = None, *, k: int = 10, matcher: Matcher | None = None,
+                    encoder: Encoder | bool | None = True) -> EvalReport:
+    """``encoder``: True for the application's default (None when meaning is turned off), False or
+    None for words alone, or an encoder."""
     folder = folder or data_dir() / "eval"
     matcher = matcher or get_matcher()
+    if encoder is True:
+        encoder = default_encoder() if get_settings().semantic else None
     org_fields = parse_form(folder / "orgs.csv", "orgs", matcher)
     dem_fields = parse_form(folder / "demands.csv", "demands", matcher)
     orgs = [org_from_fields(r) for r in org_fields]
@@ -110,8 +136,13 @@ def evaluate_devset(folder: Path | None = None, *, k: int = 10, matcher: Matcher
         labels.setdefault(d.key, {})
     org_labels = invert(labels)
 
-    result = matcher.match(orgs, demands)
+    vectors = dev_vectors(encoder, orgs, demands) if encoder else None
+    result = matcher.match(orgs, demands, vectors=vectors)
     eng_d, eng_o = engine_rankings(result)
+    words_d = words_o = None
+    if vectors is not None:  # the same engine by words alone, beside it
+        w_d, w_o = engine_rankings(matcher.match(orgs, demands))
+        words_d, words_o = score_rankings(w_d, labels, k), score_rankings(w_o, org_labels, k)
     bm_d, bm_o = bm25_rankings(orgs, demands, matcher.tokenizer, k=k)
 
     truth = load_true_actions(folder / "actions.csv")
@@ -125,6 +156,6 @@ def evaluate_devset(folder: Path | None = None, *, k: int = 10, matcher: Matcher
         bm25_demands=score_rankings(bm_d, labels, k), bm25_orgs=score_rankings(bm_o, org_labels, k),
         inference_accuracy=hits / len(demands), inference_n=len(demands),
         blank_accuracy=(sum(1 for d in blank if in_run[d.key] == truth[d.key]) / len(blank)) if blank else 0.0,
-        blank_n=len(blank), forms_accuracy=forms_right / len(demands),
+        blank_n=len(blank), forms_accuracy=forms_right / len(demands), words_demands=words_d, words_orgs=words_o,
         n_orgs=len(orgs), n_demands=len(demands), config_hash=matcher.config.config_hash(),
     )

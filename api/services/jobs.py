@@ -184,6 +184,22 @@ class Jobs:
             return asdict(mail.flush_outbox(self.session, settings=self.settings, clock=self.clock,
                                             after_send=self.after_send))
 
+    def encode_texts(self) -> dict[str, int]:
+        """Meaning vectors for texts that have none yet (a first import of a province: thousands),
+        a committed batch at a time; re-matches use what is there meanwhile."""
+        from api.services.records import load_demands, load_organizations
+        from api.services.vectors import default_encoder, encode_missing
+
+        if not self.settings.semantic:
+            return {}
+        with job_lock(self.engine, "encode_texts", clock=self.clock) as held:
+            if not held:
+                return {}
+            with self.session() as session:
+                orgs, dems = load_organizations(session), load_demands(session)[0]
+                report = encode_missing(session, orgs, dems, encoder=default_encoder())
+                return {"encoded": report.encoded, "texts": report.total}
+
     def incremental_match(self) -> dict[str, int]:
         from api.services.incremental import FULL_RUN_THRESHOLD, match_pending
         from api.services.pending import pending_count
@@ -221,6 +237,8 @@ def build_scheduler(jobs: Jobs, *, blocking: bool = False):  # type: ignore[no-u
                       id="incremental_match", replace_existing=True, misfire_grace_time=60)
     scheduler.add_job(jobs.outbox_flush, IntervalTrigger(minutes=1), id="outbox_flush", replace_existing=True,
                       misfire_grace_time=60)
+    scheduler.add_job(jobs.encode_texts, IntervalTrigger(minutes=settings.encode_minutes), id="encode_texts",
+                      replace_existing=True, misfire_grace_time=600)
     return scheduler
 
 

@@ -24,6 +24,7 @@ from api.services.bulk import BackgroundWriter, batch_rows, insert_recommendatio
 from api.services.learning import learning_inputs
 from api.services.records import load_demands, load_organizations
 from api.services.tokens import StoredTokens
+from api.services.vectors import stored_vectors
 from matcher import MatchConfig, Matcher
 from matcher.candidates import prepare_bulk
 from matcher.explanations import RecommendationBatch
@@ -120,6 +121,10 @@ def _rematch(session: Session, matcher: Matcher, run: MatchRun, *, today: date |
     stored_tokens = StoredTokens(session, matcher.tokenizer)
     stored_tokens.load([o.text for o in orgs] + [d.text for d in dems])
     token_store = time.perf_counter() - began
+    began = time.perf_counter()
+    # Meaning for the texts encoded so far; the others are matched by words alone this time.
+    vectors = stored_vectors(session, orgs, dems)
+    vector_load = time.perf_counter() - began
     written = 0.0
     # (A run's own table has no key triggers to turn off: its COPY needs no replication role.)
     writer = BackgroundWriter.of(session, key_checks=run_table is not None or not checked_at_end, table=run_table)
@@ -140,7 +145,7 @@ def _rematch(session: Session, matcher: Matcher, run: MatchRun, *, today: date |
 
     try:
         result = matcher.match(orgs, dems, **learning_inputs(session).keyed(), today=today, progress=progress,
-                               sink=write)
+                               sink=write, vectors=vectors)
     finally:
         # What follows writes, the rest of the run or its failure (a run without rows to write too).
         priority.leave_idle()
@@ -148,7 +153,8 @@ def _rematch(session: Session, matcher: Matcher, run: MatchRun, *, today: date |
             began = time.perf_counter()
             writer.close()  # the last batch written (or, after a failure, the thread ended)
             written += time.perf_counter() - began
-    del orgs, dems
+    with_meaning = 0 if vectors is None else len(vectors.demands) + len(vectors.organizations)
+    del orgs, dems, vectors
     if pruner is not None:
         pruner.join()  # no rows to write (nothing open): still before this session writes
     if checked_at_end:
@@ -171,6 +177,7 @@ def _rematch(session: Session, matcher: Matcher, run: MatchRun, *, today: date |
     timings = dict(stats.timings)
     timings["explain"] = timings.get("explain", 0.0) - written
     timings["tokenize"] = timings.get("tokenize", 0.0) + token_store  # reading and storing tokens is part of it
+    timings["vectorize"] = timings.get("vectorize", 0.0) + vector_load  # and reading stored meaning vectors
     timings["db_write"] = written + time.perf_counter() - write_start
     run.status = "done"
     run.finished_at = utcnow()
@@ -181,6 +188,8 @@ def _rematch(session: Session, matcher: Matcher, run: MatchRun, *, today: date |
     run.coverage = round(stats.coverage, 4)
     run.demands_without_candidates = len(stats.demands_without_candidates)
     run.timings = {k: round(v, 3) for k, v in timings.items()}
+    # How many records had their meaning (the rest: words alone), kept beside the config that ran.
+    run.config = {**run.config, "semantic_records": with_meaning, "records": stats.n_demands + stats.n_organizations}
     run.duration_s = round(time.perf_counter() - started, 3)
     session.add(run)
     # What the early delete left: the run it kept, or all of it if it failed. Not its runs again: on

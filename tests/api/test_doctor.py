@@ -93,7 +93,7 @@ def test_the_command_prints_each_check_and_fails_on_a_problem(world: World, cli_
     result = CliRunner().invoke(app, ["doctor", "--backup-dir", str(tmp_path), "--min-free-gb", "0.001"])
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
-    assert lines[0] == "[正常] 数据库：可以连接，结构版本0002（最新）"
+    assert lines[0] == "[正常] 数据库：可以连接，结构版本0003（最新）"
     assert any(line.startswith("[问题] 邮件服务器：无法连接") for line in lines)
     assert lines[-1] == "共5项检查，2项有问题"  # the mail server, and the scheduler that never ran
 
@@ -106,4 +106,4 @@ def test_a_database_behind_the_release_is_a_problem_with_the_command_to_run(worl
     with world.engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
     found = problems(settings, tmp_path, world)
-    assert found == {"数据库": "结构版本为0001，程序需要0002｜停止网页与定时任务服务，备份后运行 duijie db upgrade（原地升级，保留全部数据）"}
+    assert found == {"数据库": "结构版本为0001，程序需要0003｜停止网页与定时任务服务，备份后运行 duijie db upgrade（原地升级，保留全部数据）"}

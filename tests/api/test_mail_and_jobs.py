@@ -189,6 +189,37 @@ def test_incremental_match_without_a_full_run(world: World, smtp_port: int) -> N
     assert len(demand_ids) == 4
 
 
+def test_the_encode_job_gives_every_text_its_meaning_once(world: World, smtp_port: int) -> None:
+    from models import TextVector
+
+    jobs = make_jobs(world, smtp_port)
+    first = jobs.encode_texts()
+    assert first["encoded"] == first["texts"] > 0
+    assert jobs.encode_texts() == {"encoded": 0, "texts": first["texts"]}  # nothing computed twice
+    with Session(world.engine) as session:
+        assert session.exec(select(func.count()).select_from(TextVector)).one() == first["texts"]
+
+
+def test_a_new_demand_is_encoded_when_it_is_matched_alone(world: World, smtp_port: int) -> None:
+    from models import TextVector
+
+    jobs = make_jobs(world, smtp_port)
+    jobs.encode_texts()  # the organizations' meaning is there, as after the background job
+    client, h = world.client(), world.token("wangqing")
+    body = {"ref": "WQ-8", "city": "延边州", "county": "汪清县", "title": "孩子放学后没人管",
+            "description": "爹妈都出去打工了，爷爷奶奶辅导不了作业", "contact_name": "李书记",
+            "contact_phone": "13704339998"}
+    assert client.post("/api/v1/demands", headers=h, json=body).status_code == 201
+    with Session(world.engine) as session:
+        before = session.exec(select(func.count()).select_from(TextVector)).one()
+    assert jobs.incremental_match() == {"demands": 1, "organizations": 0}
+    with Session(world.engine) as session:
+        assert session.exec(select(func.count()).select_from(TextVector)).one() == before + 1
+        recs = session.exec(select(Recommendation).join(Demand, Demand.id == Recommendation.demand_id)
+                            .where(Demand.ref == "WQ-8")).all()
+    assert recs and any(r.signals["semantic"] > 0 for r in recs)
+
+
 def test_nightly_rematch_job_and_job_history(world: World, smtp_port: int) -> None:
     jobs = make_jobs(world, smtp_port)
     run = jobs.nightly_rematch()
@@ -227,7 +258,8 @@ def test_the_web_schedulers_full_runs_go_to_a_process_of_their_own(world: World,
 def test_scheduler_defaults_survive_downtime(world: World, smtp_port: int) -> None:
     scheduler = build_scheduler(make_jobs(world, smtp_port))
     jobs = {j.id: j for j in scheduler.get_jobs()}
-    assert set(jobs) == {"nightly_rematch", "morning_digest", "incremental_match", "outbox_flush"}
+    assert set(jobs) == {"nightly_rematch", "morning_digest", "incremental_match", "outbox_flush", "encode_texts"}
+    assert str(jobs["encode_texts"].trigger) == "interval[0:05:00]"
     assert str(jobs["nightly_rematch"].trigger) == "cron[hour='2', minute='0']"
     assert str(jobs["morning_digest"].trigger) == "cron[hour='7', minute='30']"
     assert str(jobs["morning_digest"].trigger.timezone) == "Asia/Shanghai"

@@ -98,7 +98,7 @@ def test_a_database_of_the_release_before_is_upgraded_in_place(db_url: str, shar
     # The programs refuse it, in Chinese, naming the command.
     with pytest.raises(schema.SchemaBehind) as refused:
         create_tables(engine)
-    assert refused.value.message == "数据库结构版本为（升级前的版本），程序需要0002：请先运行 duijie db upgrade"
+    assert refused.value.message == "数据库结构版本为（升级前的版本），程序需要0003：请先运行 duijie db upgrade"
     duijie = Path(sys.executable).parent / "duijie"
     served = subprocess.run([str(duijie), "serve", "--port", "1"], cwd=ROOT, capture_output=True, text=True,
                             timeout=120, env={**os.environ, "DUIJIE_DATABASE_URL": db_url})
@@ -108,13 +108,13 @@ def test_a_database_of_the_release_before_is_upgraded_in_place(db_url: str, shar
     monkeypatch.setenv("DUIJIE_DATABASE_URL", db_url)
     get_settings.cache_clear()
     out = CliRunner().invoke(app, ["db", "upgrade"], catch_exceptions=False).output
-    assert out.strip() == "数据库结构已从版本 0001 升级到 0002"  # recognised as 0001 and stamped, not made again
+    assert out.strip() == "数据库结构已从版本 0001 升级到 0003"  # recognised as 0001 and stamped, not made again
     assert schema.current(engine) == schema.head()
     assert counts(engine) == before
     assert differences(engine) == []
     again = CliRunner().invoke(app, ["db", "upgrade"], catch_exceptions=False).output
-    assert again.strip() == "数据库结构已是最新：版本 0002" and counts(engine) == before
-    assert "本程序需要：0002" in CliRunner().invoke(app, ["db", "current"]).output
+    assert again.strip() == "数据库结构已是最新：版本 0003" and counts(engine) == before
+    assert "本程序需要：0003" in CliRunner().invoke(app, ["db", "current"]).output
     get_settings.cache_clear()
 
     create_tables(engine)  # now at the head: nothing to say
@@ -134,12 +134,12 @@ def test_a_new_database_is_made_at_the_newest_revision(engine: Engine) -> None:
 
 def test_a_database_made_by_this_release_before_migrations_is_stamped_where_it_stands(db_url: str) -> None:
     """One made by create_tables with the 需复核 tables already there (this release before its
-    migrations) stands at 0002: stamped so, nothing made twice."""
+    migrations) stands at 0002: stamped so, nothing made twice, and brought to the head."""
     engine = make_engine(db_url)
     with engine.begin() as conn:
-        command.upgrade(schema.config(conn), "head")
+        command.upgrade(schema.config(conn), "0002")
         conn.execute(text("DROP TABLE alembic_version"))
-    assert schema.upgrade(engine) == ("0002", "0002")
+    assert schema.upgrade(engine) == ("0002", schema.head())
     assert differences(engine) == []
 
 
