@@ -39,9 +39,18 @@ class MatchConfig:
     # None by default: measured on both dev sets, any share lets organizations that fit nothing collect
     # category and reach by vague closeness (first suggestions graded 0 rose from 35 % to 45-55 %).
     semantic_gate: float = 0.0
-    # Capability evidence: a pair whose texts fit no better than this in words, and not at all in
-    # meaning, is never recommended, whatever it declared (None: no floor).
-    evidence_floor: float | None = None
+    # What the organization's kind says it does (matcher.kinds: 红十字会, 电商协会, 养老服务中心 ...):
+    # a kind that points to the demand's action opens the text gate up to this much text fit, and
+    # a hobby, sport or trade body's declared actions count for nothing.
+    kind_gate: float = 0.03
+    # Capability evidence: a pair whose texts fit no better than this in words, not at all in
+    # meaning, and whose kind does not point to the demand's action (a kind match below
+    # kind_evidence), is never recommended, whatever it declared (None: no floor).
+    evidence_floor: float | None = 0.0
+    kind_evidence: float = 0.5
+    # Meaning alone is evidence only from this signal on (a cosine of ~0.88): just above the floor, most
+    # texts of the same genre are "close", a hobby body's included.
+    semantic_evidence: float = 0.2
     # Category and reach count fully only once the texts fit at least this well: capability
     # fit comes first, and a local organization of the right action that does something else
     # must not outrank one that does the very thing one county away.

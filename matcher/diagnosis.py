@@ -20,8 +20,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from matcher.config import MatchConfig
 from matcher.engine import DemandIndex, Matcher, OrganizationIndex
 from matcher.records import DemandRecord, OrganizationRecord, Recommendation
+from matcher.semantic import SemanticVectors
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,18 @@ class PairDiagnosis:
     top_k: int
     min_score: float
     text_gate: float
+    config: MatchConfig | None = None
+
+    @property
+    def without_evidence(self) -> bool:
+        """No capability evidence at all: no words, no meaning and no kind that points to the need
+        (the engine's floor), so never recommended whatever the organization declared."""
+        cfg, rec = self.config, self.recommendation
+        if cfg is None or rec is None or cfg.evidence_floor is None:
+            return False
+        s = rec.signals
+        return (s.get("text", 0.0) <= cfg.evidence_floor and s.get("semantic", 0.0) <= cfg.semantic_evidence
+                and s.get("kind", 0.0) < cfg.kind_evidence)
 
     @property
     def below_text_gate(self) -> bool:
@@ -56,7 +70,7 @@ def diagnose(matcher: Matcher, organizations: Sequence[OrganizationRecord], dema
              organization_feedback: Mapping[str, tuple[int, int]] | None = None,
              organization_ratings: Mapping[str, tuple[float, int]] | None = None,
              today: date | None = None, organization_index: OrganizationIndex | None = None,
-             demand_index: DemandIndex | None = None) -> PairDiagnosis:
+             demand_index: DemandIndex | None = None, vectors: SemanticVectors | None = None) -> PairDiagnosis:
     """The pair's signals and ranks; ``excluded_pairs`` drop other pairs, never this one (why a
     rejected pair is not suggested is the caller's to say). With the indexes the incremental job
     keeps (``Matcher.index_organizations``, ``index_demands``) the pair scores as a single new
@@ -66,10 +80,10 @@ def diagnose(matcher: Matcher, organizations: Sequence[OrganizationRecord], dema
     cfg = matcher.config
     everything = max(len(organizations), len(demands), cfg.top_k)
     wide = Matcher(cfg.with_(top_k=everything, shortlist=everything, org_cap=everything, min_score=0.0),
-                   regions=matcher.regions, tokenizer=matcher.tokenizer, lexicon=matcher.lexicon)
+                   regions=matcher.regions, tokenizer=matcher.tokenizer, lexicon=matcher.lexicon, kinds=matcher.kinds)
     kept = [p for p in excluded_pairs if p != (demand_key, organization_key)]
     learned = {"excluded_pairs": kept, "organization_feedback": organization_feedback,
-               "organization_ratings": organization_ratings, "today": today}
+               "organization_ratings": organization_ratings, "today": today, "vectors": vectors}
     by_demand = wide.match(organization_index.orgs if organization_index else organizations, [demand],
                            organization_index=organization_index, **learned).for_demand(demand_key)  # type: ignore[arg-type]
     by_org = wide.match([org], demand_index.dems if demand_index else demands, demand_index=demand_index,
@@ -77,4 +91,5 @@ def diagnose(matcher: Matcher, organizations: Sequence[OrganizationRecord], dema
     mine = next((r for r in by_demand if r.organization_key == organization_key), None)
     d_rank = next((i for i, r in enumerate(by_demand, 1) if r.organization_key == organization_key), None)
     o_rank = next((i for i, r in enumerate(by_org, 1) if r.demand_key == demand_key), None)
-    return PairDiagnosis(mine, d_rank, len(by_demand), o_rank, len(by_org), cfg.top_k, cfg.min_score, cfg.text_gate)
+    return PairDiagnosis(mine, d_rank, len(by_demand), o_rank, len(by_org), cfg.top_k, cfg.min_score, cfg.text_gate,
+                         cfg)

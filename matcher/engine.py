@@ -18,6 +18,7 @@ from matcher.candidates import pair_products, top_pairs, top_pairs_both
 from matcher.categories import ACTION_INDEX, ACTIONS, ActionLexicon, Inference, smoothed_probabilities
 from matcher.config import MatchConfig
 from matcher.explanations import Explainer, RecommendationBatch
+from matcher.kinds import KindTable
 from matcher.ranking import auto_cap, capped_top_k, top_k
 from matcher.records import DemandRecord, OrganizationRecord, Recommendation
 from matcher.regions import RegionIndex, haversine_km
@@ -48,15 +49,17 @@ _SIGNAL_CHUNK = 262_144  # shortlisted pairs whose signals are computed at once
 
 
 def _text_and_total(lin: np.ndarray, cat: np.ndarray, reach_w: np.ndarray, upper: np.ndarray, scale: np.ndarray,
-                    factor: np.ndarray, cfg: MatchConfig, semantic: np.ndarray | float = 0.0
-                    ) -> tuple[np.ndarray, np.ndarray]:
+                    factor: np.ndarray, cfg: MatchConfig, semantic: np.ndarray | float = 0.0,
+                    kind: np.ndarray | float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Text fit recovered from the linear score (less its category, reach and scale-bound parts),
     and the final score: for shortlisted pairs and for rows scored in full alike."""
     rest = cfg.w_category * cat + cfg.w_reach * reach_w + upper
     text = np.clip((lin - rest) / (cfg.w_text_word + cfg.w_text_char), 0.0, 1.0)
-    total = total_score(text, cat, reach_w, scale, cfg, semantic) * factor
+    total = total_score(text, cat, reach_w, scale, cfg, semantic, kind) * factor
     if cfg.evidence_floor is not None:  # no evidence of capability: no score (and so no recommendation)
-        total = np.where((text > cfg.evidence_floor) | (np.asarray(semantic) > 0), total, np.float32(0.0))
+        evidence = (text > cfg.evidence_floor) | (np.asarray(semantic) > cfg.semantic_evidence) \
+            | (np.asarray(kind) >= cfg.kind_evidence)
+        total = np.where(evidence, total, np.float32(0.0))
     return text, total
 
 
@@ -209,6 +212,8 @@ class OrganizationIndex:
     o_aug_t: sp.csr_matrix
     funds: np.ndarray
     positions: dict[str, int]
+    o_kind: np.ndarray | None = None  # each one's kinds' actions (matcher.kinds)
+    unrelated: np.ndarray | None = None  # of a kind far from rural revitalization
 
 
 @dataclass
@@ -255,8 +260,10 @@ class Matcher:
         regions: RegionIndex | None = None,
         tokenizer: Tokenizer | None = None,
         lexicon: ActionLexicon | None = None,
+        kinds: KindTable | None = None,
     ) -> None:
         self.config = config or MatchConfig()
+        self.kinds = kinds or KindTable.from_file()
         self.regions = regions or RegionIndex.default()
         self.lexicon = lexicon or ActionLexicon.from_file()
         self.tokenizer = tokenizer or Tokenizer(extra_words=self.lexicon.words())
@@ -287,14 +294,22 @@ class Matcher:
             char_vec, chars = None, sp.csr_matrix((len(texts), 0), dtype=np.float32)
         return word_vec, words, char_vec, chars
 
+    def organization_kinds(self, orgs: Sequence[OrganizationRecord]) -> tuple[np.ndarray, np.ndarray]:
+        """Each organization's kinds' actions (0/1 rows) and whether it is of an unrelated kind."""
+        return self.kinds.vectors([o.name for o in orgs])
+
     def _org_side(self, orgs: Sequence[OrganizationRecord], o_word: sp.csr_matrix, o_char: sp.csr_matrix, *,
                   signatures: bool = True
                   ) -> tuple[np.ndarray, reach_mod.ReachTable, np.ndarray, Signatures | None, sp.csr_matrix]:
         """Category vectors, reach table, funds bins, signatures (unless asked not to) and the
         augmented matrix of the organizations: [words | characters | signature, or actions and
-        funds bin | counties reached]."""
+        funds bin | counties reached]. What an organization of an unrelated kind declared counts
+        for nothing."""
         o_cat = np.zeros((len(orgs), len(ACTIONS)), dtype=np.float32)
+        _, unrelated = self.organization_kinds(orgs)
         for i, o in enumerate(orgs):
+            if unrelated[i]:
+                continue
             for a in o.actions:
                 if a in ACTION_INDEX:
                     o_cat[i, ACTION_INDEX[a]] = 1.0
@@ -317,8 +332,10 @@ class Matcher:
         word_vec, o_word, char_vec, o_char = self._fit_text(tokens, [o.text for o in orgs])
         o_cat, reach, o_bin, sig, o_aug = self._org_side(orgs, o_word, o_char)
         assert sig is not None
+        o_kind, unrelated = self.organization_kinds(orgs)
         return OrganizationIndex(orgs, tokens, word_vec, char_vec, o_word, o_char, o_cat, reach, o_bin, sig, o_aug,
-                                 o_aug.T.tocsr(), _funds(orgs), {o.key: i for i, o in enumerate(orgs)})
+                                 o_aug.T.tocsr(), _funds(orgs), {o.key: i for i, o in enumerate(orgs)}, o_kind,
+                                 unrelated)
 
     def _demand_side(self, dems: Sequence[DemandRecord], dem_tokens: list[list[str]], d_word: sp.csr_matrix,
                      d_char: sp.csr_matrix, signatures: Signatures | None) -> _DemandSide:
@@ -369,7 +386,8 @@ class Matcher:
                        o_aug_t: sp.csr_matrix | None, d_aug_t: sp.csr_matrix | None, d_cat: np.ndarray,
                        o_cat: np.ndarray, reach: reach_mod.ReachTable, d_county: np.ndarray, d_upper: np.ndarray,
                        o_bin: np.ndarray, org_funds: np.ndarray, dem_needed: np.ndarray, org_factor: np.ndarray,
-                       d_vec: np.ndarray, o_vec: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                       d_vec: np.ndarray, o_vec: np.ndarray, o_kind: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every pair of the rows in ``chunk`` (demands or organizations) scored as the final score
         scores it, densely; the ``n`` best of each row as (demand index, organization index, linear)."""
         cfg = self.config
@@ -382,6 +400,7 @@ class Matcher:
                 np.broadcast_to(dem_needed[chunk][:, None], lin.shape)
             factor = org_factor[None, :]
             cos = d_vec[chunk] @ o_vec.T if d_vec.shape[1] else None
+            kind = d_cat[chunk] @ o_kind.T
         else:
             lin = (o_aug[chunk] @ d_aug_t).toarray()
             cat = o_cat[chunk] @ d_cat.T
@@ -391,8 +410,9 @@ class Matcher:
                 np.broadcast_to(dem_needed[None, :], lin.shape)
             factor = org_factor[chunk][:, None]
             cos = o_vec[chunk] @ d_vec.T if d_vec.shape[1] else None
+            kind = o_kind[chunk] @ d_cat.T
         semantic = 0.0 if cos is None else sem_mod.signal(cos, cfg.semantic_floor)
-        _, total = _text_and_total(lin, cat, reach_w, upper, scale_fit(funds, needed), factor, cfg, semantic)
+        _, total = _text_and_total(lin, cat, reach_w, upper, scale_fit(funds, needed), factor, cfg, semantic, kind)
         n = min(n, lin.shape[1])
         best = np.argpartition(-total, n - 1, axis=1)[:, :n]
         row = np.repeat(chunk, n)
@@ -516,6 +536,10 @@ class Matcher:
             o_cat, reach, o_bin, sig, o_aug = index.o_cat, index.reach, index.o_bin, index.signatures, index.o_aug
         else:
             o_cat, reach, o_bin, sig, o_aug = self._org_side(orgs, o_word, o_char, signatures=dindex is None)
+        if index is not None and index.o_kind is not None and index.unrelated is not None:
+            o_kind, unrelated = index.o_kind, index.unrelated
+        else:
+            o_kind, unrelated = self.organization_kinds(orgs)
         side = dindex.side if dindex is not None else self._demand_side(dems, dem_tokens, d_word, d_char, sig)
         d_cat, text_action, inferred, d_county, d_upper, d_aug = side.d_cat, side.text_action, side.inferred, \
             side.d_county, side.d_upper, side.d_aug
@@ -594,14 +618,15 @@ class Matcher:
                 scale_ = scale_fit(org_funds[o_], dem_needed[d_])
                 sem_ = sem_mod.signal(sem_mod.pair_cosines(d_vec, o_vec, d_, o_), floor) if use_sem \
                     else np.zeros(len(d_), dtype=np.float32)
+                kind_ = (d_cat[d_] * o_kind[o_]).sum(axis=1)
                 text_, total_ = _text_and_total(lin_, cat_, reach_w_, d_upper[d_, o_bin[o_]], scale_, org_factor[o_],
-                                                cfg, sem_)
+                                                cfg, sem_, kind_)
                 parts.append({"cat": cat_, "reach_w": reach_w_, "text": text_, "scale": scale_, "sem": sem_,
-                              "total": total_})
+                              "kind": kind_, "total": total_})
             if len(parts) == 1:
                 return parts[0]
             return {k: np.concatenate([p[k] for p in parts]) if parts else np.zeros(0) for k in
-                    ("cat", "reach_w", "text", "scale", "sem", "total")}
+                    ("cat", "reach_w", "text", "scale", "sem", "kind", "total")}
 
         sig = pair_signals(d_idx, o_idx, linear)
         # The final score re-weighs the linear one (text gate, out of reach, feedback), so a pair left
@@ -647,7 +672,7 @@ class Matcher:
                                                  d_aug_t=d_aug_t, d_cat=d_cat, o_cat=o_cat, reach=reach,
                                                  d_county=d_county, d_upper=d_upper, o_bin=o_bin, org_funds=org_funds,
                                                  dem_needed=dem_needed, org_factor=org_factor, d_vec=d_vec,
-                                                 o_vec=o_vec)
+                                                 o_vec=o_vec, o_kind=o_kind)
                              for chunk in np.array_split(uncertain, -(-len(uncertain) * others // _DENSE_BLOCK))]
                     sub_d, sub_o, sub_lin = (np.concatenate([p[i] for p in parts]) for i in range(3))
                 if not dense:
@@ -690,7 +715,8 @@ class Matcher:
         d_idx, o_idx, linear = d_idx[canonical], o_idx[canonical], linear[canonical]
         sig = {k: v[canonical] for k, v in sig.items()}
         cat, reach_w = sig["cat"], sig["reach_w"]
-        text, scale, semantic, total = sig["text"], sig["scale"], sig["sem"], sig["total"].astype(np.float32)
+        text, scale, semantic, kind = sig["text"], sig["scale"], sig["sem"], sig["kind"]
+        total = sig["total"].astype(np.float32)
         # The products are done with (an index keeps its own): ~45 MB at Jilin scale, before ranking's peak.
         del d_aug, o_aug, o_aug_t, d_aug_t
         lap("signals")
@@ -740,11 +766,12 @@ class Matcher:
             return np.round(values[picked].astype(np.float64), digits)  # float64 first: 0.3942, not 0.39419999
 
         a_signals = {"text": rounded(text), "category": rounded(cat), "reach": rounded(reach_w),
-                     "distance_km": np.round(dist, 1), "scale": rounded(scale), "semantic": rounded(semantic)}
+                     "distance_km": np.round(dist, 1), "scale": rounded(scale), "semantic": rounded(semantic),
+                     "kind": rounded(kind)}
         a_total = rounded(total)
         with_candidates = np.unique(d_idx[d_pairs])
         # The pairs' arrays are done with: free them before the explanations take their memory.
-        del sig, d_idx, o_idx, linear, cat, reach_w, text, scale, semantic, total, keep, kept
+        del sig, d_idx, o_idx, linear, cat, reach_w, text, scale, semantic, kind, total, keep, kept
 
         def demand_facts(i: int) -> tuple[str, bool, str]:
             d = dems[i]
@@ -756,7 +783,7 @@ class Matcher:
             dems=dems, orgs=orgs, dem_tokens=dem_tokens, org_tokens=org_tokens,
             idf=dict(zip(word_vec.get_feature_names_out(), word_vec.idf_, strict=True)), demand_facts=demand_facts,
             place=self.regions.place_name, feedback=feedback, ratings=ratings, demands_used=np.unique(a_d),
-            orgs_used=np.unique(a_o))
+            orgs_used=np.unique(a_o), unrelated=unrelated)
         history = (explainer.o_feedback >= 0) | (explainer.o_rating >= 0)
         a_signals["feedback"] = np.where(history[a_o], np.round(factor64[a_o], 4), np.nan)
         d_keys = np.array([d.key for d in dems], dtype=object)

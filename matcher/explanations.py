@@ -31,7 +31,9 @@ from matcher.scoring import (
 
 # Columns of ``reason_ids``: the keywords' reason (from ``keyword_ids``) comes between reach and semantic.
 REASON_SLOTS = ("category", "reach", "semantic", "scale", "feedback", "rating")
-SIGNALS = ("text", "category", "reach", "distance_km", "scale", "semantic")
+SIGNALS = ("text", "category", "reach", "distance_km", "scale", "semantic", "kind")
+# In place of the category reason for an organization of a kind far from rural revitalization.
+UNRELATED_KIND_REASON = "组织类型与乡村振兴关系不大，其申报的行动不计入类别"
 
 
 @dataclass(eq=False)
@@ -107,7 +109,8 @@ class Explainer:
                  idf: Mapping[str, float], demand_facts: Callable[[int], tuple[str, bool, str]],
                  place: Callable[[str | None, str | None], str],
                  feedback: Mapping[str, tuple[int, int]], ratings: Mapping[str, tuple[float, int]],
-                 demands_used: np.ndarray, orgs_used: np.ndarray) -> None:
+                 demands_used: np.ndarray, orgs_used: np.ndarray, unrelated: np.ndarray | None = None) -> None:
+        self.unrelated = unrelated if unrelated is not None else np.zeros(len(orgs), dtype=bool)
         self.parts: list[str] = []
         self._part_id: dict[str, int] = {}
         self._categories: dict[int, int] = {}  # key -> part id (-1: no reason), per kind of reason
@@ -209,6 +212,8 @@ class Explainer:
             d_cat, inferred, text_action = self.states[key // n_sets]
             return self._part(category_reason(d_cat, inferred, text_action, self.action_sets[key % n_sets]))
         out[:, 0] = _texts_of(self.d_state[a_d] * n_sets + self.o_actions[a_o], self._categories, category)
+        if (odd := self.unrelated[a_o]).any():
+            out[odd, 0] = self._part(UNRELATED_KIND_REASON)
 
         # Reach: only what the text shows goes into the key (the organization's place and the
         # distance do not show for its home county or declared area, nor its place for its city).

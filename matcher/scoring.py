@@ -13,16 +13,19 @@ from matcher.config import MatchConfig
 
 
 def total_score(text: np.ndarray, category: np.ndarray, reach: np.ndarray, scale: np.ndarray,
-                config: MatchConfig, semantic: np.ndarray | float = 0.0) -> np.ndarray:
+                config: MatchConfig, semantic: np.ndarray | float = 0.0, kind: np.ndarray | float = 0.0
+                ) -> np.ndarray:
     """The final score of shortlisted pairs.
 
     Text fit and semantic fit, plus category and reach scaled by how well the texts fit in words
-    or in meaning (up to ``text_gate``), plus scale fit; an organization that cannot reach the place
+    or in meaning, or the organization's kind fits the demand's action (up to ``text_gate``), plus
+    scale fit; an organization that cannot reach the place
     keeps only part of it. Never above the linear score of the sparse product (which carries an
     upper bound of the scale term) plus ``w_semantic`` x the semantic signal, which the engine's
     shortlist bound relies on.
     """
-    fit = np.maximum(text, config.semantic_gate * np.asarray(semantic))
+    fit = np.maximum(np.maximum(text, config.semantic_gate * np.asarray(semantic)),
+                     config.kind_gate * np.asarray(kind))
     gate = np.minimum(1.0, fit / config.text_gate) if config.text_gate > 0 else 1.0
     text_part = (config.w_text_word + config.w_text_char) * text + config.w_semantic * semantic
     total = text_part + gate * (config.w_category * category + config.w_reach * reach) + config.w_scale * scale

@@ -10,14 +10,17 @@ from sqlmodel import Session, select
 
 from api.services.incremental import demand_index, organization_index
 from api.services.learning import learning_inputs
+from api.services.records import demand_record, org_record
 from api.services.runs import latest_run
+from api.services.vectors import default_encoder, stored_vectors
 from matcher import Matcher
 from matcher.diagnosis import PairDiagnosis, diagnose
+from matcher.semantic import closest_clauses
 from models import Demand, Organization, Pairing, Recommendation
 from models.pairing import REJECT_REASONS
 
 SIGNAL_LABELS = {"text": "文本相似度", "category": "类别", "reach": "服务范围", "distance_km": "距离（公里）",
-                 "scale": "规模", "feedback": "审核记录"}
+                 "scale": "规模", "semantic": "语义相似", "kind": "组织类型", "feedback": "审核记录"}
 STATUS_WORDS = {"closed": "已关闭", "held": "正在复核（需复核）"}
 
 
@@ -29,6 +32,7 @@ class Explanation:
     run_id: int | None
     stored_rank: int | None  # the organization's place in the demand's list of the latest run
     why_not: list[str] = field(default_factory=list)
+    closest: tuple[str, str, float] | None = None  # the clauses nearest in meaning, when meaning counts
 
     @property
     def recommended(self) -> bool:
@@ -50,6 +54,8 @@ class Explanation:
             out.append(f"总分 {rec.score:.3f}：{signals}")
             if rec.reasons:
                 out.append(f"理由：{'；'.join(rec.reasons)}")
+            if self.closest is not None:
+                out.append(f"语义相近：“{self.closest[0]}”与“{self.closest[1]}”（相似度{self.closest[2]:.2f}）")
             out.append(f"在该需求的全部{diag.demand_candidates}个候选组织中排第{diag.demand_rank}位；"
                        f"在该组织的全部{diag.organization_candidates}个候选需求中排第{diag.organization_rank}位"
                        f"（各推荐前{diag.top_k}位）")
@@ -74,9 +80,13 @@ def explain_pair(session: Session, matcher: Matcher, *, demand: Demand, organiza
     learned = learning_inputs(session).keyed()
     # The indexes the incremental job keeps: one pair scored as a single record is there.
     orgs, dems = organization_index(session, matcher), demand_index(session, matcher, today)
+    vectors = stored_vectors(session, orgs.orgs, dems.dems)
     diag = out.diagnosis = diagnose(matcher, orgs.orgs, dems.dems, demand_key=str(demand.id),
                                     organization_key=str(organization.id), today=today, organization_index=orgs,
-                                    demand_index=dems, **learned)
+                                    demand_index=dems, vectors=vectors, **learned)
+    if diag.recommendation is not None and diag.recommendation.signals.get("semantic", 0.0) > 0:
+        # The demand's and the organization's clauses nearest in meaning: a few dozen encoded, here only.
+        out.closest = closest_clauses(default_encoder(), demand_record(demand).text, org_record(organization).text)
     if out.recommended:
         return out
     if pairing is not None and pairing.status == "rejected":
@@ -85,7 +95,10 @@ def explain_pair(session: Session, matcher: Matcher, *, demand: Demand, organiza
     elif pairing is not None and pairing.status == "dismissed":
         out.why_not.append("该社会组织已对此需求表示不感兴趣，不再推荐")
     elif diag.recommendation is None:
-        out.why_not.append("不是候选：帮扶能力与需求没有共同用词，类别和服务范围也不足以入选")
+        out.why_not.append("不是候选：帮扶能力与需求没有共同用词，意思也不相近，类别和服务范围也不足以入选")
+    elif diag.without_evidence:
+        out.why_not.append("没有帮扶能力的依据：与需求没有共同用词，意思不够相近，组织类型也不对应该行动，"
+                           "无论申报了哪些行动都不推荐")
     else:
         rec, cfg = diag.recommendation, matcher.config
         if diag.out_of_reach:

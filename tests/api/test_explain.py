@@ -43,7 +43,9 @@ def test_why_not_a_rejected_an_unrelated_and_a_held_pair(world: World) -> None:
     assert rejected["why_not"] == ["该对接已被驳回（能力与需求不符），不再推荐"]
     unrelated = explain(world, "WQ-2", "D")  # a physicians' association of 长春 for 汪清's unsold fungus
     assert unrelated["recommended"] is False
-    assert [w[:6] for w in unrelated["why_not"]] == ["需求所在地不", "帮扶能力与需", "总分0.03"]
+    # No word, no meaning and no kind of its own for selling fungus: below the evidence floor.
+    assert [w[:6] for w in unrelated["why_not"]] == ["没有帮扶能力"]
+    assert unrelated["score"] == 0
     assert unrelated["demand_rank"] == unrelated["demand_candidates"] == 4
     assert world.client().post("/api/v1/demands/WQ-2/close", params={"county": "汪清县"},
                                headers=world.token("wangqing")).status_code == 200
@@ -73,3 +75,15 @@ def test_the_cli_and_the_staff_page_say_the_same(world: World, cli_env: str) -> 
         assert line in page.text
     missing = world.web_login("wangqing").get("/staff/explain", params={"ref": "NOPE", "org": world.codes["A"]})
     assert "未找到需求编号为NOPE的需求" in missing.text
+
+
+def test_with_meaning_stored_the_closest_clauses_are_named(world: World, encoder) -> None:  # type: ignore[no-untyped-def]
+    from api.services.records import load_demands, load_organizations
+    from api.services.vectors import encode_missing
+
+    with session_scope(world.engine) as session:
+        encode_missing(session, load_organizations(session), load_demands(session)[0], encoder=encoder)
+    e = explain(world, "WQ-1", "A")
+    assert e["signals"]["semantic"] > 0
+    named = [line for line in e["lines"] if line.startswith("语义相近：“")]
+    assert len(named) == 1 and "相似度" in named[0]

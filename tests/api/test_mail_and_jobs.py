@@ -206,8 +206,8 @@ def test_a_new_demand_is_encoded_when_it_is_matched_alone(world: World, smtp_por
     jobs = make_jobs(world, smtp_port)
     jobs.encode_texts()  # the organizations' meaning is there, as after the background job
     client, h = world.client(), world.token("wangqing")
-    body = {"ref": "WQ-8", "city": "延边州", "county": "汪清县", "title": "孩子放学后没人管",
-            "description": "爹妈都出去打工了，爷爷奶奶辅导不了作业", "contact_name": "李书记",
+    body = {"ref": "WQ-8", "city": "延边州", "county": "汪清县", "title": "屯里老人血压高",
+            "description": "好些老人血压高、血糖高，没人给量，也不按时吃药", "contact_name": "李书记",
             "contact_phone": "13704339998"}
     assert client.post("/api/v1/demands", headers=h, json=body).status_code == 201
     with Session(world.engine) as session:

@@ -105,7 +105,7 @@ def _stored_rows(session: Session, run_id: int) -> list[tuple[object, ...]]:
 def test_a_run_stores_exactly_the_rows_the_engine_explains(world: World, shared_matcher: Matcher,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """Many small batches, so that on SQLite each is staged while the one before is moved in."""
-    monkeypatch.setattr(engine_module, "SINK_CHUNK", 3)
+    monkeypatch.setattr(engine_module, "SINK_CHUNK", 2)
     with Session(world.engine) as session:
         run = run_rematch(session, shared_matcher)
         session.commit()
@@ -115,7 +115,7 @@ def test_a_run_stores_exactly_the_rows_the_engine_explains(world: World, shared_
         shared_matcher.match(load_organizations(session), load_demands(session)[0],
                              **learning_inputs(session).keyed(),
                              sink=lambda batch: expected.extend(batch_rows(run.id, batch)))  # type: ignore[arg-type]
-    assert run.n_recommendations == len(stored) > 3 * 4
+    assert run.n_recommendations == len(stored) > 2 * 4
     assert stored == sorted(((*r[:6], json.loads(r[6]), json.loads(r[7])) for r in expected),
                             key=lambda r: (r[1], r[2]))
 
@@ -125,7 +125,7 @@ def test_a_write_that_fails_beside_the_engine_fails_the_run_and_writes_nothing(
     """The database refuses a row of a batch halfway through the run, in the writer's thread (SQLite:
     the move from the stage; PostgreSQL: the COPY): the run ends failed with the database's reason,
     none of its rows kept, the latest lists untouched, and the next run goes on."""
-    monkeypatch.setattr(engine_module, "SINK_CHUNK", 3)
+    monkeypatch.setattr(engine_module, "SINK_CHUNK", 2)
     with Session(world.engine) as session:
         before = latest_run(session)
         assert before is not None and before.id is not None

@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -37,6 +39,21 @@ ROOT = Path(__file__).resolve().parents[2]
 COUNTED = (Organization, Demand, MatchRun, Recommendation, Pairing, Project)
 
 
+@contextmanager
+def words_alone() -> Iterator[None]:
+    before = os.environ.get("DUIJIE_SEMANTIC")
+    os.environ["DUIJIE_SEMANTIC"] = "false"
+    get_settings.cache_clear()
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("DUIJIE_SEMANTIC")
+        else:
+            os.environ["DUIJIE_SEMANTIC"] = before
+        get_settings.cache_clear()
+
+
 def release_before(db_url: str, matcher: Matcher) -> Engine:
     """A database as 67b569e left it: its tables, no version, demo-like rows, a re-match, a decision, a project."""
     engine = make_engine(db_url)
@@ -54,7 +71,8 @@ def release_before(db_url: str, matcher: Matcher) -> Engine:
                                description=f"为第{n}村空巢老人测血压、送常用药", contact_name="李书记",
                                contact_phone="0433-8888888"))
         session.commit()
-        run_rematch(session, matcher, today=date(2026, 11, 29))
+        with words_alone():  # that release had no meaning vectors (nor their table)
+            run_rematch(session, matcher, today=date(2026, 11, 29))
         session.commit()
         staff = create_user(session, username="wangqing", password="long-enough-1", role="county",
                             region_code="222424", regions=matcher.regions)

@@ -140,7 +140,7 @@ def test_every_recommendation_explains_itself(matcher: Matcher) -> None:
     assert result.recommendations
     for rec in result.recommendations:
         assert rec.reasons
-        assert set(rec.signals) == {"text", "category", "reach", "distance_km", "scale", "semantic"}
+        assert set(rec.signals) == {"text", "category", "reach", "distance_km", "scale", "semantic", "kind"}
     assert result.inferred["d2"].action == "消费帮扶"
     d1 = result.for_demand("d1")[0]
     assert d1.reasons[0] == "类别一致：医护康养"

@@ -80,7 +80,7 @@ def test_batch_reasons_are_those_explain_gives_pair_by_pair(regions: RegionIndex
             organization_keys=np.array([orgs[i].key for i in a_o[part]], dtype=object),
             score=np.linspace(0.1, 0.9, n), demand_rank=np.arange(n) % 3, organization_rank=np.arange(n) % 2,
             signals={"text": np.full(n, 0.5), "category": np.full(n, 1.0), "reach": np.full(n, 0.8),
-                     "distance_km": distance[part], "scale": scale[part], "semantic": semantic[part],
+                     "distance_km": distance[part], "scale": scale[part], "semantic": semantic[part], "kind": np.zeros(n),
                      "feedback": np.where(np.isin(a_o[part], [1, 3]), 1.05, np.nan)},
             keyword_ids=explainer.keyword_ids(a_d[part], a_o[part]),
             reason_ids=explainer.reason_ids(a_d[part], a_o[part], kinds[part], distance[part], scale[part],
