@@ -108,3 +108,14 @@ def test_meaning_can_be_turned_off(cli_env: str, monkeypatch: pytest.MonkeyPatch
     assert "已关闭" in runner.invoke(app, ["encode"]).output
     assert "已关闭" in runner.invoke(app, ["rematch"]).output
     get_settings.cache_clear()
+
+
+def test_the_staff_overview_says_how_much_of_the_last_run_had_meaning(world: World, shared_matcher: Matcher,
+                                                                    encoder: E5Encoder) -> None:
+    page = world.web_login("admin").get("/staff/overview").text
+    assert "条记录已有语义向量，其余仅按词语匹配" in page
+    with session_scope(world.engine) as session:
+        encode_missing(session, *records(session), encoder=encoder)
+    with session_scope(world.engine) as session:
+        run_rematch(session, shared_matcher, keep_runs=3)
+    assert "全部记录按词语与语义匹配" in world.web_login("admin").get("/staff/overview").text
