@@ -57,9 +57,18 @@ def _texts(orgs: Sequence[OrganizationRecord], demands: Sequence[DemandRecord], 
     return o_digests, d_digests, texts
 
 
-def _stored(session: Session, model: str) -> dict[str, bytes]:
-    rows = session.execute(select_columns(TextVector.digest, TextVector.vector).where(TextVector.model == model))
-    return {digest: data for digest, data in rows}  # noqa: C416
+_FEW = 500  # digests looked up by key; more, and the model's whole store is read once instead
+
+
+def _stored(session: Session, model: str, digests: Sequence[str], *, vectors: bool = True) -> dict[str, bytes | None]:
+    """The stored vectors (or, with ``vectors=False``, just which are stored) of these digests: a
+    lookup by key for a few (a new record in the incremental job), one read of the store for many."""
+    columns = (TextVector.digest, TextVector.vector) if vectors else (TextVector.digest,)
+    if len(digests) > _FEW:
+        rows = session.execute(select_columns(*columns).where(TextVector.model == model))
+        return {r[0]: r[1] if vectors else None for r in rows}
+    return {r[0]: r[1] if vectors else None
+            for r in session.execute(select_columns(*columns).where(col(TextVector.digest).in_(list(digests))))}
 
 
 def stored_vectors(session: Session, orgs: Sequence[OrganizationRecord], demands: Sequence[DemandRecord],
@@ -69,8 +78,8 @@ def stored_vectors(session: Session, orgs: Sequence[OrganizationRecord], demands
     model = model or encoder_name()
     if model is None:
         return None
-    o_digests, d_digests, _ = _texts(orgs, demands, model)
-    stored = _stored(session, model)
+    o_digests, d_digests, texts = _texts(orgs, demands, model)
+    stored = _stored(session, model, list(texts))
     return SemanticVectors(
         demands={d.key: unpack(stored[g]) for d, g in zip(demands, d_digests, strict=True) if g in stored},
         organizations={o.key: unpack(stored[g]) for o, g in zip(orgs, o_digests, strict=True) if g in stored})
@@ -88,14 +97,6 @@ class EncodeReport:
         return self.encoded / self.seconds if self.seconds > 0 else 0.0
 
 
-def coverage(session: Session, orgs: Sequence[OrganizationRecord], demands: Sequence[DemandRecord],
-             model: str) -> tuple[int, int]:
-    """(distinct texts with a vector, distinct texts) of these records."""
-    _, _, texts = _texts(orgs, demands, model)
-    stored = set(session.execute(select_columns(TextVector.digest).where(TextVector.model == model)).scalars())
-    return len(stored & texts.keys()), len(texts)
-
-
 def encode_missing(session: Session, orgs: Sequence[OrganizationRecord], demands: Sequence[DemandRecord], *,
                    encoder: Encoder | None = None, batch: int = BATCH, limit: int | None = None,
                    progress: Callable[[int, int], None] | None = None) -> EncodeReport:
@@ -104,7 +105,7 @@ def encode_missing(session: Session, orgs: Sequence[OrganizationRecord], demands
     encoder = encoder or default_encoder()
     began = time.perf_counter()
     _, _, texts = _texts(orgs, demands, encoder.name)
-    stored = set(session.execute(select_columns(TextVector.digest).where(TextVector.model == encoder.name)).scalars())
+    stored = set(_stored(session, encoder.name, list(texts), vectors=False))
     # Demands first: a new village need is what staff wait to see matched.
     missing = sorted((d for d in texts if d not in stored), key=lambda d: texts[d][0] != "demand")
     if limit is not None:
