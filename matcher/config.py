@@ -22,12 +22,11 @@ class MatchConfig:
     False
     """
 
-    # Linear part, computed exactly inside the sparse product.
+    # Text fit (word and character TF-IDF), category, reach and scale (matcher.scoring.total_score).
     w_text_word: float = 0.36
     w_text_char: float = 0.16
     w_category: float = 0.20
     w_reach: float = 0.22
-    # Refinements computed on the shortlist only.
     w_scale: float = 0.06
     # Dense semantic similarity (matcher.semantic), when the caller passes vectors: its share of the
     # score, the cosine below which it says nothing (unrelated Chinese texts sit near 0.78 with E5),
@@ -78,11 +77,13 @@ class MatchConfig:
 
     # Ranking.
     top_k: int = 10
+    # Each record's candidates: its best this many by score (matcher.candidates), and more for a demand
+    # the cap or staff's rejections leave short. Without vectors the lists are those of scoring every pair.
     shortlist: int = 50
-    # True: rows whose top k the widened shortlist cannot settle are scored against every column
-    # (exact, but its cost grows with the near-ties in the data). False: bounded, one widening by
-    # linear score and by text; at Jilin scale it still misses up to 8 % of the exhaustive top 10 on
-    # some shapes of data (BENCHMARKS.md), so exactness stays the default for now.
+    # With vectors, meaning may lift a pair the candidates left out by at most the row's nearest-text
+    # bound. True: rows whose top k that could change are scored against every column (exact; the cost
+    # grows with such rows). False: each record's nearest texts are its candidates by meaning (bounded;
+    # its recall of the exhaustive top 10 is measured in BENCHMARKS.md).
     exact_top_k: bool = True
     org_cap: int | None = None  # None: org_cap_factor x the average load, at least top_k
     org_cap_factor: float = 2.0

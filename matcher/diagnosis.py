@@ -83,7 +83,8 @@ def diagnose(matcher: Matcher, organizations: Sequence[OrganizationRecord], dema
                    regions=matcher.regions, tokenizer=matcher.tokenizer, lexicon=matcher.lexicon, kinds=matcher.kinds)
     kept = [p for p in excluded_pairs if p != (demand_key, organization_key)]
     learned = {"excluded_pairs": kept, "organization_feedback": organization_feedback,
-               "organization_ratings": organization_ratings, "today": today, "vectors": vectors}
+               "organization_ratings": organization_ratings, "today": today, "vectors": vectors,
+               "scored_pairs": [(demand_key, organization_key)]}
     by_demand = wide.match(organization_index.orgs if organization_index else organizations, [demand],
                            organization_index=organization_index, **learned).for_demand(demand_key)  # type: ignore[arg-type]
     by_org = wide.match([org], demand_index.dems if demand_index else demands, demand_index=demand_index,

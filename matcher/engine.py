@@ -14,7 +14,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from matcher import reach as reach_mod
 from matcher import semantic as sem_mod
-from matcher.candidates import pair_products, top_pairs, top_pairs_both
+from matcher.candidates import OrganizationTables, PairTables, best_pairs, pair_products
 from matcher.categories import ACTION_INDEX, ACTIONS, ActionLexicon, Inference, smoothed_probabilities
 from matcher.config import MatchConfig
 from matcher.explanations import Explainer, RecommendationBatch
@@ -22,9 +22,9 @@ from matcher.kinds import KindTable
 from matcher.ranking import auto_cap, capped_top_k, top_k
 from matcher.records import DemandRecord, OrganizationRecord, Recommendation
 from matcher.regions import RegionIndex, haversine_km
-from matcher.scoring import total_score
+from matcher.scoring import final_score
 from matcher.semantic import SemanticVectors
-from matcher.signals import N_FUNDS_BINS, funds_bins, scale_fit, scale_upper
+from matcher.signals import scale_fit
 from matcher.text import Tokenizer, char_text
 from matcher.vectorize import fit_transform
 
@@ -44,23 +44,8 @@ def _funds(orgs: Sequence[OrganizationRecord]) -> np.ndarray:
 
 
 SINK_CHUNK = 20_000  # recommendations handed to a sink at a time
-_DENSE_BLOCK = 2_000_000  # pairs scored at once when settling uncertain rows (a few bytes each, several arrays)
+_DENSE_BLOCK = 2_000_000  # pairs scored at once when settling rows in full (a few bytes each, several arrays)
 _SIGNAL_CHUNK = 262_144  # shortlisted pairs whose signals are computed at once
-
-
-def _text_and_total(lin: np.ndarray, cat: np.ndarray, reach_w: np.ndarray, upper: np.ndarray, scale: np.ndarray,
-                    factor: np.ndarray, cfg: MatchConfig, semantic: np.ndarray | float = 0.0,
-                    kind: np.ndarray | float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """Text fit recovered from the linear score (less its category, reach and scale-bound parts),
-    and the final score: for shortlisted pairs and for rows scored in full alike."""
-    rest = cfg.w_category * cat + cfg.w_reach * reach_w + upper
-    text = np.clip((lin - rest) / (cfg.w_text_word + cfg.w_text_char), 0.0, 1.0)
-    total = total_score(text, cat, reach_w, scale, cfg, semantic, kind) * factor
-    if cfg.evidence_floor is not None:  # no evidence of capability: no score (and so no recommendation)
-        evidence = (text > cfg.evidence_floor) | (np.asarray(semantic) > cfg.semantic_evidence) \
-            | (np.asarray(kind) >= cfg.kind_evidence)
-        total = np.where(evidence, total, np.float32(0.0))
-    return text, total
 
 
 def _needed(dems: Sequence[DemandRecord]) -> np.ndarray:
@@ -71,18 +56,13 @@ def _identity(tokens: list[str]) -> list[str]:
     return tokens
 
 
-def _unique_pairs(d_idx: np.ndarray, o_idx: np.ndarray, linear: np.ndarray,
-                  n_orgs: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each pair once (its first occurrence), in (demand, organization) order: ``np.unique``'s
-    answer with ``return_index``. A stable sort keeps equal pairs in input order, so each run's
-    first is the first occurrence."""
-    if len(d_idx) == 0:
-        return d_idx, o_idx, linear
-    key = d_idx * n_orgs + o_idx
+def _unique_pairs(d_idx: np.ndarray, o_idx: np.ndarray, n_orgs: int) -> np.ndarray:
+    """The position of each pair's first occurrence, in (demand, organization) order. A stable sort
+    keeps equal pairs in input order, so each run's first is the first occurrence."""
+    key = d_idx.astype(np.int64) * n_orgs + o_idx
     order = np.argsort(key, kind="stable")
     k = key[order]
-    first = order[np.flatnonzero(np.r_[True, k[1:] != k[:-1]])]
-    return d_idx[first], o_idx[first], linear[first]
+    return order[np.flatnonzero(np.r_[True, k[1:] != k[:-1]])]
 
 
 def _contains(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
@@ -101,21 +81,13 @@ def _row_threshold(rows: np.ndarray, values: np.ndarray, n_rows: int, width: int
     return out
 
 
-def _uncertain_rows(rows: np.ndarray, total: np.ndarray, threshold: np.ndarray, k: int, factor: float,
-                    semantic: np.ndarray) -> np.ndarray:
-    """Rows whose top k might change if their shortlists were wider.
-
-    Every pair not yet known for a row has a linear score at most the row's ``threshold`` (the
-    width-th best of its own shortlist; -inf when the shortlist holds every pair with a word in
-    common, and the rest have a linear score of 0) and a semantic part at most ``semantic`` (the
-    weight x the signal of its width-th nearest text). The linear score plus the semantic part bounds
-    the final score, so its final score is at most their sum x factor; a row is certain once k known
-    pairs reach that.
-    """
-    finite = np.isfinite(threshold)
-    bound = (np.where(finite, threshold, 0.0) + semantic) * factor
-    reached = np.bincount(rows[total >= bound[rows]], minlength=len(threshold))
-    return np.flatnonzero((finite | (semantic > 0)) & (reached < k))
+def _uncertain_rows(rows: np.ndarray, total: np.ndarray, bound: np.ndarray, k: int) -> np.ndarray:
+    """Rows with fewer than k known pairs scoring at least ``bound``: the most a pair not yet known
+    for the row may score. Every row of the candidates' kernel is certain without meaning (its
+    n-th best score bounds the rest); meaning can lift a pair the kernel left out, by at most the
+    semantic signal of the row's n-th nearest text."""
+    reached = np.bincount(rows[total >= bound[rows]], minlength=len(bound))
+    return np.flatnonzero(reached < k)
 
 
 def _centroid_actions(d_word: sp.csr_matrix, declared: np.ndarray) -> np.ndarray | None:
@@ -168,29 +140,6 @@ class MatchResult:
         return sorted(found, key=lambda r: r.organization_rank or 0)
 
 
-@dataclass(frozen=True)
-class Signatures:
-    """The organizations' distinct (declared actions, funds bin) pairs.
-
-    Category and the scale bound ride in the sparse product as one column per pair: an
-    organization has one non-zero there instead of one per action plus one for its bin, and the
-    demand's entry is its category weight for those actions plus its scale bound for that bin.
-    Every pair is still non-zero, but the product does ~40 % fewer multiply-adds at Jilin scale.
-    Without signatures (a demand index, built before any organization is known) the columns are
-    the six actions and the funds bins.
-    """
-
-    actions: np.ndarray  # (signatures, actions) 0/1
-    bins: np.ndarray  # (signatures,)
-    of_org: np.ndarray  # (organizations,) each one's signature
-
-    @classmethod
-    def of(cls, o_cat: np.ndarray, o_bin: np.ndarray) -> Signatures:
-        keys = o_bin * (1 << len(ACTIONS)) + (o_cat > 0).astype(np.int64) @ (1 << np.arange(len(ACTIONS)))
-        _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-        return cls(o_cat[first], o_bin[first], inverse.ravel())
-
-
 @dataclass
 class OrganizationIndex:
     """The organizations' side of a match, prepared once and reused while they do not change,
@@ -206,14 +155,13 @@ class OrganizationIndex:
     o_char: sp.csr_matrix
     o_cat: np.ndarray
     reach: reach_mod.ReachTable
-    o_bin: np.ndarray
-    signatures: Signatures
-    o_aug: sp.csr_matrix
-    o_aug_t: sp.csr_matrix
+    o_txt: sp.csr_matrix  # [words | characters]
+    o_txt_t: sp.csr_matrix
     funds: np.ndarray
     positions: dict[str, int]
-    o_kind: np.ndarray | None = None  # each one's kinds' actions (matcher.kinds)
-    unrelated: np.ndarray | None = None  # of a kind far from rural revitalization
+    o_kind: np.ndarray  # each one's kinds' actions (matcher.kinds)
+    unrelated: np.ndarray  # of a kind far from rural revitalization
+    tables: OrganizationTables  # what their pairs' scores take besides text
 
 
 @dataclass
@@ -222,8 +170,7 @@ class _DemandSide:
     text_action: list[str]
     inferred: dict[str, Inference]
     d_county: np.ndarray
-    d_upper: np.ndarray
-    d_aug: sp.csr_matrix
+    d_txt: sp.csr_matrix  # [w_text_word x words | w_text_char x characters]
 
 
 @dataclass
@@ -236,7 +183,6 @@ class DemandIndex:
     word_vec: TfidfVectorizer
     char_vec: TfidfVectorizer | None
     side: _DemandSide
-    d_aug_t: sp.csr_matrix
     needed: np.ndarray
 
 
@@ -298,15 +244,13 @@ class Matcher:
         """Each organization's kinds' actions (0/1 rows) and whether it is of an unrelated kind."""
         return self.kinds.vectors([o.name for o in orgs])
 
-    def _org_side(self, orgs: Sequence[OrganizationRecord], o_word: sp.csr_matrix, o_char: sp.csr_matrix, *,
-                  signatures: bool = True
-                  ) -> tuple[np.ndarray, reach_mod.ReachTable, np.ndarray, Signatures | None, sp.csr_matrix]:
-        """Category vectors, reach table, funds bins, signatures (unless asked not to) and the
-        augmented matrix of the organizations: [words | characters | signature, or actions and
-        funds bin | counties reached]. What an organization of an unrelated kind declared counts
-        for nothing."""
+    def _org_side(self, orgs: Sequence[OrganizationRecord], o_word: sp.csr_matrix, o_char: sp.csr_matrix
+                  ) -> tuple[np.ndarray, reach_mod.ReachTable, sp.csr_matrix, np.ndarray, np.ndarray]:
+        """Category vectors, reach table, text matrix [words | characters], kinds' actions and
+        whether of an unrelated kind. What an organization of an unrelated kind declared counts for
+        nothing."""
         o_cat = np.zeros((len(orgs), len(ACTIONS)), dtype=np.float32)
-        _, unrelated = self.organization_kinds(orgs)
+        o_kind, unrelated = self.organization_kinds(orgs)
         for i, o in enumerate(orgs):
             if unrelated[i]:
                 continue
@@ -314,34 +258,25 @@ class Matcher:
                 if a in ACTION_INDEX:
                     o_cat[i, ACTION_INDEX[a]] = 1.0
         reach = reach_mod.build_reach(orgs, self.regions, self.config)
-        o_bin = funds_bins(_funds(orgs))
-        ones, rows = np.ones(len(orgs), dtype=np.float32), np.arange(len(orgs))
-        if signatures:
-            sig: Signatures | None = Signatures.of(o_cat, o_bin)
-            kind = [sp.csr_matrix((ones, (rows, sig.of_org)), shape=(len(orgs), len(sig.bins)))]  # type: ignore[union-attr]
-        else:
-            sig = None
-            kind = [sp.csr_matrix(o_cat), sp.csr_matrix((ones, (rows, o_bin)), shape=(len(orgs), N_FUNDS_BINS))]
-        o_aug = sp.hstack([o_word, o_char, *kind, sp.csr_matrix(reach.weight)], format="csr", dtype=np.float32)
-        return o_cat, reach, o_bin, sig, o_aug
+        o_txt = sp.hstack([o_word, o_char], format="csr", dtype=np.float32)
+        return o_cat, reach, o_txt, o_kind, unrelated
 
     def index_organizations(self, organizations: Sequence[OrganizationRecord]) -> OrganizationIndex:
         """Prepare the active organizations once for many small matches against them."""
         orgs = [o for o in organizations if o.active]
         tokens = self.tokenizer.tokens_many([o.text for o in orgs])
         word_vec, o_word, char_vec, o_char = self._fit_text(tokens, [o.text for o in orgs])
-        o_cat, reach, o_bin, sig, o_aug = self._org_side(orgs, o_word, o_char)
-        assert sig is not None
-        o_kind, unrelated = self.organization_kinds(orgs)
-        return OrganizationIndex(orgs, tokens, word_vec, char_vec, o_word, o_char, o_cat, reach, o_bin, sig, o_aug,
-                                 o_aug.T.tocsr(), _funds(orgs), {o.key: i for i, o in enumerate(orgs)}, o_kind,
-                                 unrelated)
+        o_cat, reach, o_txt, o_kind, unrelated = self._org_side(orgs, o_word, o_char)
+        funds = _funds(orgs)
+        return OrganizationIndex(orgs, tokens, word_vec, char_vec, o_word, o_char, o_cat, reach, o_txt,
+                                 o_txt.T.tocsr(), funds, {o.key: i for i, o in enumerate(orgs)}, o_kind,
+                                 unrelated, OrganizationTables.of(o_cat=o_cat, o_kind=o_kind, funds=funds,
+                                                                  reach_weight=reach.weight))
 
     def _demand_side(self, dems: Sequence[DemandRecord], dem_tokens: list[list[str]], d_word: sp.csr_matrix,
-                     d_char: sp.csr_matrix, signatures: Signatures | None) -> _DemandSide:
-        """Category vectors (declared, else inferred from the text), places, the scale bound per
-        funds bin and the weighted augmented matrix of the demands, in the columns of the
-        organizations' (their ``signatures``, or actions and funds bins when None)."""
+                     d_char: sp.csr_matrix) -> _DemandSide:
+        """Category vectors (declared, else inferred from the text), places and the weighted text
+        matrix of the demands."""
         cfg = self.config
         # Every demand's text weighed at once; Inference objects only for those with no category filed.
         scores = self.lexicon.scores_many(dem_tokens, [d.text for d in dems])
@@ -360,84 +295,40 @@ class Matcher:
                                            0.0 if fallback is not None and evidence[i] == 0 else float(evidence[i]))
                     for i in np.flatnonzero(undeclared).tolist()}
         d_county = np.array([self.regions.county_pos[d.county_code] for d in dems], dtype=np.int64)
-        d_region = sp.csr_matrix(
-            (np.ones(len(dems), dtype=np.float32), (np.arange(len(dems)), d_county)),
-            shape=(len(dems), len(self.regions.county_codes)),
-        )
-        # With the scale's upper bound in the product, its linear score bounds the final score.
-        d_upper = (cfg.w_scale * scale_upper(_needed(dems))).astype(np.float32)
-        if signatures is not None:
-            kind = [sp.csr_matrix(cfg.w_category * d_cat @ signatures.actions.T + d_upper[:, signatures.bins])]
-        else:
-            kind = [sp.csr_matrix(cfg.w_category * d_cat), sp.csr_matrix(d_upper)]
-        d_aug = sp.hstack([cfg.w_text_word * d_word, cfg.w_text_char * d_char, *kind, cfg.w_reach * d_region],
-                          format="csr", dtype=np.float32)
-        return _DemandSide(d_cat, text_action, inferred, d_county, d_upper, d_aug)
+        d_txt = sp.hstack([cfg.w_text_word * d_word, cfg.w_text_char * d_char], format="csr", dtype=np.float32)
+        return _DemandSide(d_cat, text_action, inferred, d_county, d_txt)
 
     def index_demands(self, demands: Sequence[DemandRecord], *, today: date | None = None) -> DemandIndex:
         """Prepare the open demands once for matching changed organizations against them."""
         dems = [d for d in demands if d.open and (today is None or d.due_date is None or d.due_date >= today)]
         tokens = self.tokenizer.tokens_many([d.text for d in dems])
         word_vec, d_word, char_vec, d_char = self._fit_text(tokens, [d.text for d in dems])
-        side = self._demand_side(dems, tokens, d_word, d_char, None)  # the organizations are not known yet
-        return DemandIndex(dems, tokens, word_vec, char_vec, side, side.d_aug.T.tocsr(), _needed(dems))
+        side = self._demand_side(dems, tokens, d_word, d_char)
+        return DemandIndex(dems, tokens, word_vec, char_vec, side, _needed(dems))
 
-    def _best_by_total(self, side: str, chunk: np.ndarray, n: int, *, d_aug: sp.csr_matrix, o_aug: sp.csr_matrix,
-                       o_aug_t: sp.csr_matrix | None, d_aug_t: sp.csr_matrix | None, d_cat: np.ndarray,
-                       o_cat: np.ndarray, reach: reach_mod.ReachTable, d_county: np.ndarray, d_upper: np.ndarray,
-                       o_bin: np.ndarray, org_funds: np.ndarray, dem_needed: np.ndarray, org_factor: np.ndarray,
-                       d_vec: np.ndarray, o_vec: np.ndarray, o_kind: np.ndarray
-                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _best_in_full(self, side: str, chunk: np.ndarray, n: int, *, d_txt: sp.csr_matrix, o_txt: sp.csr_matrix,
+                      o_txt_t: sp.csr_matrix, d_txt_t: sp.csr_matrix | None, tables: PairTables, d_vec: np.ndarray,
+                      o_vec: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every pair of the rows in ``chunk`` (demands or organizations) scored as the final score
-        scores it, densely; the ``n`` best of each row as (demand index, organization index, linear)."""
+        scores it, meaning included, densely; the ``n`` best of each row as (demand index,
+        organization index, score)."""
         cfg = self.config
+        floor = cfg.semantic_floor
         if side == "demand":
-            lin = (d_aug[chunk] @ o_aug_t).toarray()
-            cat = d_cat[chunk] @ o_cat.T
-            reach_w = reach.weight[:, d_county[chunk]].T
-            upper = d_upper[chunk][:, o_bin]
-            funds, needed = np.broadcast_to(org_funds[None, :], lin.shape), \
-                np.broadcast_to(dem_needed[chunk][:, None], lin.shape)
-            factor = org_factor[None, :]
-            cos = d_vec[chunk] @ o_vec.T if d_vec.shape[1] else None
-            kind = d_cat[chunk] @ o_kind.T
-        else:
-            lin = (o_aug[chunk] @ d_aug_t).toarray()
-            cat = o_cat[chunk] @ d_cat.T
-            reach_w = reach.weight[chunk][:, d_county]
-            upper = d_upper[:, o_bin[chunk]].T
-            funds, needed = np.broadcast_to(org_funds[chunk][:, None], lin.shape), \
-                np.broadcast_to(dem_needed[None, :], lin.shape)
-            factor = org_factor[chunk][:, None]
-            cos = o_vec[chunk] @ d_vec.T if d_vec.shape[1] else None
-            kind = o_kind[chunk] @ d_cat.T
-        semantic = 0.0 if cos is None else sem_mod.signal(cos, cfg.semantic_floor)
-        _, total = _text_and_total(lin, cat, reach_w, upper, scale_fit(funds, needed), factor, cfg, semantic, kind)
-        n = min(n, lin.shape[1])
-        best = np.argpartition(-total, n - 1, axis=1)[:, :n]
+            lin = (d_txt[chunk] @ o_txt_t).toarray()
+            total = tables.scores(lin, chunk, cfg, sem_mod.signal(d_vec[chunk] @ o_vec.T, floor))
+        else:  # scored as a block of the demands against these organizations, then turned
+            assert d_txt_t is not None
+            lin = (o_txt[chunk] @ d_txt_t).toarray().T
+            total = tables.scores(lin, np.arange(d_txt.shape[0]), cfg, sem_mod.signal(d_vec @ o_vec[chunk].T, floor),
+                                  o_cols=chunk).T
+            lin = lin.T
+        n = min(n, total.shape[1])
+        best = np.argsort(-total, axis=1, kind="stable")[:, :n]  # ties to the lower index, as the kernel
         row = np.repeat(chunk, n)
         col = best.ravel()
-        values = np.take_along_axis(lin, best, axis=1).ravel().astype(np.float32)
+        values = np.take_along_axis(total, best, axis=1).ravel().astype(np.float32)
         return (row, col, values) if side == "demand" else (col, row, values)
-
-    def _text_pairs(self, side: str, rows: np.ndarray, width: int, n_text: int, *, d_aug: sp.csr_matrix,
-                    o_aug: sp.csr_matrix, d_cat: np.ndarray, o_cat: np.ndarray, reach: reach_mod.ReachTable,
-                    d_county: np.ndarray, d_upper: np.ndarray, o_bin: np.ndarray
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The ``width`` best pairs of each of ``rows`` by text fit alone (the text columns of the
-        augmented matrices), as (demand index, organization index, linear score)."""
-        cfg = self.config
-        # Only the rows in doubt are sliced on their side; the other side's text columns in full.
-        if side == "demand":
-            sub_d, sub_o, text_lin = top_pairs(d_aug[rows][:, :n_text], o_aug[:, :n_text], width)
-            sub_d = rows[sub_d]
-        else:
-            sub_o, sub_d, text_lin = top_pairs(o_aug[rows][:, :n_text], d_aug[:, :n_text], width)
-            sub_o = rows[sub_o]
-        # The rest of the linear score, as the sparse product would have added it.
-        rest = cfg.w_category * (d_cat[sub_d] * o_cat[sub_o]).sum(axis=1) + d_upper[sub_d, o_bin[sub_o]] \
-            + cfg.w_reach * reach.weight[sub_o, d_county[sub_d]]
-        return sub_d, sub_o, (text_lin + rest).astype(np.float32)
 
     # -- the full match ----------------------------------------------------------------
 
@@ -456,6 +347,8 @@ class Matcher:
         demand_index: DemandIndex | None = None,
         other_side_limit: int | None = None,
         vectors: SemanticVectors | None = None,
+        scored_pairs: Iterable[tuple[str, str]] = (),
+        every_pair: bool = False,
     ) -> MatchResult:
         """Rank organizations for every open demand and demands for every active organization.
 
@@ -473,7 +366,10 @@ class Matcher:
         columns (a ``RecommendationBatch``, to be written away), and the result keeps none: they never
         all sit in memory at once, nor as one Python object each. ``vectors`` (``matcher.semantic``)
         adds meaning to words: each record's nearest texts become candidates too, and their similarity
-        a signal; a record without a vector is matched by words alone.
+        a signal; a record without a vector is matched by words alone. ``scored_pairs`` (demand key,
+        organization key) are scored and ranked whatever their score, even 0 (``matcher.diagnosis``
+        explains one that way). ``every_pair`` scores every pair in dense blocks instead of taking the
+        candidates' kernel: the reference the fast path is measured against (slow at scale).
         """
         cfg = self.config
         note = progress or (lambda _stage: None)
@@ -531,19 +427,14 @@ class Matcher:
             o_char, d_char = chars[:len(orgs)], chars[len(orgs):]
             del words, chars  # the slices are copies
 
-        # The organizations first: the demands' matrix takes their signatures' columns.
         if index is not None:
-            o_cat, reach, o_bin, sig, o_aug = index.o_cat, index.reach, index.o_bin, index.signatures, index.o_aug
+            o_cat, reach, o_txt, o_kind, unrelated = index.o_cat, index.reach, index.o_txt, index.o_kind, \
+                index.unrelated
         else:
-            o_cat, reach, o_bin, sig, o_aug = self._org_side(orgs, o_word, o_char, signatures=dindex is None)
-        if index is not None and index.o_kind is not None and index.unrelated is not None:
-            o_kind, unrelated = index.o_kind, index.unrelated
-        else:
-            o_kind, unrelated = self.organization_kinds(orgs)
-        side = dindex.side if dindex is not None else self._demand_side(dems, dem_tokens, d_word, d_char, sig)
-        d_cat, text_action, inferred, d_county, d_upper, d_aug = side.d_cat, side.text_action, side.inferred, \
-            side.d_county, side.d_upper, side.d_aug
-        n_text = o_word.shape[1] + o_char.shape[1]  # the augmented matrices' first columns: words, characters
+            o_cat, reach, o_txt, o_kind, unrelated = self._org_side(orgs, o_word, o_char)
+        side = dindex.side if dindex is not None else self._demand_side(dems, dem_tokens, d_word, d_char)
+        d_cat, text_action, inferred, d_county, d_txt = side.d_cat, side.text_action, side.inferred, \
+            side.d_county, side.d_txt
         use_sem = vectors is not None and vectors.dim > 0 and cfg.w_semantic > 0
         if use_sem:
             assert vectors is not None
@@ -554,44 +445,11 @@ class Matcher:
             o_vec = np.zeros((len(orgs), 0), dtype=np.float32)
         floor = cfg.semantic_floor
         if index is None and dindex is None:
-            # They live on in the augmented matrices (the explanations count words from the tokens):
+            # They live on in the text matrices (the explanations count words from the tokens):
             # at Jilin scale ~80 MB less for the rest of the match.
             del o_word, d_word, o_char, d_char
-        lap("vectorize")
 
-        # candidates, both ways, merged into one set of unique pairs
-        n_short = max(cfg.shortlist, cfg.top_k)
-        o_aug_t = index.o_aug_t if index is not None else None
-        d_aug_t = dindex.d_aug_t if dindex is not None else None
-        # One pass over the product keeps each demand's and each organization's best.
-        (dr, oc, lin1), (orow, dcol, lin2) = top_pairs_both(d_aug, o_aug, n_short, right_t=o_aug_t)
-        # Each row's n_short-th best linear score: no pair outside its shortlist scores more.
-        thresholds = {"demand": _row_threshold(dr, lin1, len(dems), n_short),
-                      "organization": _row_threshold(orow, lin2, len(orgs), n_short)}
-        # Each row's semantic bound: weight x the signal of its n-th nearest text (none without vectors).
-        sem_bound = {"demand": np.zeros(len(dems), dtype=np.float32),
-                     "organization": np.zeros(len(orgs), dtype=np.float32)}
-        if use_sem:
-            # The nearest texts in meaning, both ways: candidates that may share no word.
-            n_sem = max(cfg.semantic_shortlist, cfg.top_k)
-            sd, so, s_cos = sem_mod.top_pairs(d_vec, o_vec, n_sem, floor)
-            po, pd, p_cos = sem_mod.top_pairs(o_vec, d_vec, n_sem, floor)
-            sem_bound["demand"] = cfg.w_semantic * sem_mod.signal(
-                sem_mod.row_threshold(sd, s_cos, len(dems), n_sem, floor), floor)
-            sem_bound["organization"] = cfg.w_semantic * sem_mod.signal(
-                sem_mod.row_threshold(po, p_cos, len(orgs), n_sem, floor), floor)
-            sem_d, sem_o = np.concatenate([sd, pd]), np.concatenate([so, po])
-            dr, oc = np.concatenate([dr, sem_d]), np.concatenate([oc, sem_o])
-            lin1 = np.concatenate([lin1, pair_products(d_aug, o_aug, sem_d, sem_o)])
-            del sd, so, s_cos, po, pd, p_cos, sem_d, sem_o
-        d_idx, o_idx, linear = _unique_pairs(np.concatenate([dr, dcol]), np.concatenate([oc, orow]),
-                                             np.concatenate([lin1, lin2]), len(orgs))
-        del dr, oc, lin1, orow, dcol, lin2
-        stats.pairs_considered = len(dems) * len(orgs)
-        lap("candidates")
-
-        # signals on the shortlist
-        c_lon, c_lat = self.regions.county_lonlat()
+        # What the score takes besides the texts: the history factor among it.
         org_funds = index.funds if index is not None else _funds(orgs)
         dem_needed = dindex.needed if dindex is not None else _needed(dems)
         feedback = organization_feedback or {}
@@ -607,7 +465,71 @@ class Matcher:
                 # 3 of 5 is neutral; one rating counts half, many count fully.
                 factor64[i] += cfg.rating_weight * (mean - 3.0) / 2.0 * n / (n + 1)
         org_factor = factor64.astype(np.float32)
+        o_tables = index.tables if index is not None else OrganizationTables.of(
+            o_cat=o_cat, o_kind=o_kind, funds=org_funds, reach_weight=reach.weight)
+        tables = PairTables.of(d_cat=d_cat, county=d_county, needed=dem_needed, factor=org_factor, orgs=o_tables)
+        lap("vectorize")
 
+        # candidates: each demand's and each organization's best pairs by score, from one pass over the
+        # text product (matcher.candidates), and with vectors each one's nearest texts in meaning
+        n_short = max(cfg.shortlist, cfg.top_k)
+        o_txt_t = index.o_txt_t if index is not None else None
+        if every_pair:  # the reference: each row's best by scoring all its pairs, meaning included
+            o_txt_t = o_txt_t if o_txt_t is not None else o_txt.T.tocsr()
+            d_txt_t = d_txt.T.tocsr()
+            answers = []
+            for side in ("demand", "organization"):
+                rows = np.arange(len(dems) if side == "demand" else len(orgs))
+                others = len(orgs) if side == "demand" else len(dems)
+                parts = [self._best_in_full(side, chunk, n_short, d_txt=d_txt, o_txt=o_txt, o_txt_t=o_txt_t,
+                                            d_txt_t=d_txt_t, tables=tables, d_vec=d_vec, o_vec=o_vec)
+                         for chunk in np.array_split(rows, -(-len(rows) * others // _DENSE_BLOCK))]
+                a, b, v = (np.concatenate([p[i] for p in parts]) for i in range(3))
+                first, second = (a, b) if side == "demand" else (b, a)
+                order = np.lexsort((-v, first))  # grouped by row, best first
+                order = order[v[order] > 0]
+                answers.append((first[order], second[order], v[order]))
+            (dr, oc, s1), (orow, dcol, s2) = answers
+            t1, t2 = np.full(len(dr), np.nan, dtype=np.float32), np.full(len(orow), np.nan, dtype=np.float32)
+            del d_txt_t, answers
+        else:
+            (dr, oc, s1, t1), (orow, dcol, s2, t2) = best_pairs(d_txt, o_txt, tables, cfg, n_short,
+                                                                right_t=o_txt_t)
+        # Each row's n_short-th best score, 0 for a row with fewer (every pair with a score is known).
+        kernel_floor = {"demand": np.maximum(_row_threshold(dr, s1, len(dems), n_short), 0.0),
+                        "organization": np.maximum(_row_threshold(orow, s2, len(orgs), n_short), 0.0)}
+        found_d, found_o, found_t = [dr, dcol], [oc, orow], [t1, t2]  # text products; NaN: not yet known
+        # The semantic signal of each row's n-th nearest text: the most meaning adds to a pair not yet known.
+        sem_reach = {"demand": np.zeros(len(dems), dtype=np.float32),
+                     "organization": np.zeros(len(orgs), dtype=np.float32)}
+        if use_sem:
+            # The nearest texts in meaning, both ways: candidates that may share no word.
+            n_sem = max(cfg.semantic_shortlist, cfg.top_k)
+            sd, so, s_cos = sem_mod.top_pairs(d_vec, o_vec, n_sem, floor)
+            po, pd, p_cos = sem_mod.top_pairs(o_vec, d_vec, n_sem, floor)
+            sem_reach["demand"] = sem_mod.signal(sem_mod.row_threshold(sd, s_cos, len(dems), n_sem, floor), floor)
+            sem_reach["organization"] = sem_mod.signal(sem_mod.row_threshold(po, p_cos, len(orgs), n_sem, floor),
+                                                       floor)
+            found_d += [sd, pd]
+            found_o += [so, po]
+            found_t.append(np.full(len(sd) + len(pd), np.nan, dtype=np.float32))
+            del s_cos, p_cos
+        d_pos = {d.key: i for i, d in enumerate(dems)}
+        asked = [(d_pos[a], positions[b]) for a, b in scored_pairs if a in d_pos and b in positions]
+        if asked:
+            found_d.append(np.array([a for a, _ in asked], dtype=np.int64))
+            found_o.append(np.array([b for _, b in asked], dtype=np.int64))
+            found_t.append(np.full(len(asked), np.nan, dtype=np.float32))
+        d_idx, o_idx, linear = np.concatenate(found_d), np.concatenate(found_o), np.concatenate(found_t)
+        first = _unique_pairs(d_idx, o_idx, len(orgs))
+        d_idx, o_idx, linear = d_idx[first], o_idx[first], linear[first]
+        unknown = np.flatnonzero(np.isnan(linear))  # found by meaning alone, or asked for
+        linear[unknown] = pair_products(d_txt, o_txt, d_idx[unknown], o_idx[unknown])
+        del dr, oc, s1, t1, orow, dcol, s2, t2, found_d, found_o, found_t, first, unknown
+        stats.pairs_considered = len(dems) * len(orgs)
+        lap("candidates")
+
+        # signals of the candidates
         def pair_signals(di: np.ndarray, oi: np.ndarray, lin: np.ndarray) -> dict[str, np.ndarray]:
             parts = []
             # A slice of pairs at a time: the gathered category rows alone are 24 bytes a pair.
@@ -619,8 +541,8 @@ class Matcher:
                 sem_ = sem_mod.signal(sem_mod.pair_cosines(d_vec, o_vec, d_, o_), floor) if use_sem \
                     else np.zeros(len(d_), dtype=np.float32)
                 kind_ = (d_cat[d_] * o_kind[o_]).sum(axis=1)
-                text_, total_ = _text_and_total(lin_, cat_, reach_w_, d_upper[d_, o_bin[o_]], scale_, org_factor[o_],
-                                                cfg, sem_, kind_)
+                text_ = tables.text(lin_, cfg)
+                total_ = final_score(text_, cat_, reach_w_, scale_, cfg, sem_, kind_, org_factor[o_])
                 parts.append({"cat": cat_, "reach_w": reach_w_, "text": text_, "scale": scale_, "sem": sem_,
                               "kind": kind_, "total": total_})
             if len(parts) == 1:
@@ -629,109 +551,57 @@ class Matcher:
                     ("cat", "reach_w", "text", "scale", "sem", "kind", "total")}
 
         sig = pair_signals(d_idx, o_idx, linear)
-        # The final score re-weighs the linear one (text gate, out of reach, feedback), so a pair left
-        # out of a row's shortlist may still belong in its top k. It cannot score more than the row's
-        # n_short-th linear score x the largest feedback factor. Rows whose k-th final score is below
-        # that bound get a shortlist four times wider; those still below it are scored against every
-        # column, a dense block of rows at a time, and take their n_short best by final score, which
-        # settles them exactly.
-        bound_factor = float(org_factor.max())
-        for side in ("demand", "organization"):
-            rows_total = len(dems) if side == "demand" else len(orgs)
-            others = len(orgs) if side == "demand" else len(dems)
-            if n_short >= others:  # every pair of the row is known already
-                continue
-            width, threshold = n_short, thresholds[side]
-            # First a shortlist four times wider plus the best pairs by text (cheap, and it settles most);
-            # then, when exactness is asked for (the default), every column for the rest. Without it the
-            # cost stays bounded whatever the data, at a measured loss of recall (BENCHMARKS.md).
-            for dense in (False, True):
-                if dense and not cfg.exact_top_k:
-                    break
-                rows = d_idx if side == "demand" else o_idx
-                uncertain = _uncertain_rows(rows, sig["total"], threshold, cfg.top_k, bound_factor, sem_bound[side])
+        if use_sem and cfg.exact_top_k and not every_pair:
+            # Without meaning every list is settled: the kernel's n-th best score bounds every pair it
+            # left out. Meaning can lift such a pair by at most the row's nearest-text bound (and open
+            # the evidence floor for it); rows whose top k that could change are scored in full.
+            f_max = float(org_factor.max())
+            ef = cfg.evidence_floor
+            no_evidence = 0.0 if ef is None else f_max * (
+                cfg.w_text_word * ef + cfg.w_text_char * ef + cfg.w_scale
+                + min(1.0, max(ef, cfg.kind_gate * cfg.kind_evidence) / cfg.text_gate if cfg.text_gate > 0 else 1.0)
+                * (cfg.w_category + cfg.w_reach))
+            d_txt_t: sp.csr_matrix | None = None
+            for side in ("demand", "organization"):
+                bound = np.maximum(kernel_floor[side], no_evidence) + cfg.w_semantic * sem_reach[side] * f_max
+                bound = np.where(sem_reach[side] > 0, bound, -np.inf)
+                uncertain = _uncertain_rows(d_idx if side == "demand" else o_idx, sig["total"], bound, cfg.top_k)
                 if len(uncertain) == 0:
-                    break
-                width = min(others, width * 4)
-                if not dense and side == "demand":
-                    sub_d, sub_o, sub_lin = top_pairs(d_aug[uncertain], o_aug, width, right_t=o_aug_t)
-                    threshold = np.full(rows_total, -np.inf)  # only the rows in doubt are looked at again
-                    threshold[uncertain] = _row_threshold(sub_d, sub_lin, len(uncertain), width)
-                    sub_d = uncertain[sub_d]
-                elif not dense:
-                    sub_o, sub_d, sub_lin = top_pairs(o_aug[uncertain], d_aug, width, right_t=d_aug_t)
-                    threshold = np.full(rows_total, -np.inf)
-                    threshold[uncertain] = _row_threshold(sub_o, sub_lin, len(uncertain), width)
-                    sub_o = uncertain[sub_o]
-                else:
-                    if side == "demand":
-                        o_aug_t = o_aug_t if o_aug_t is not None else o_aug.T.tocsr()
-                    else:
-                        d_aug_t = d_aug_t if d_aug_t is not None else d_aug.T.tocsr()
-                    parts = [self._best_by_total(side, chunk, n_short, d_aug=d_aug, o_aug=o_aug, o_aug_t=o_aug_t,
-                                                 d_aug_t=d_aug_t, d_cat=d_cat, o_cat=o_cat, reach=reach,
-                                                 d_county=d_county, d_upper=d_upper, o_bin=o_bin, org_funds=org_funds,
-                                                 dem_needed=dem_needed, org_factor=org_factor, d_vec=d_vec,
-                                                 o_vec=o_vec, o_kind=o_kind)
-                             for chunk in np.array_split(uncertain, -(-len(uncertain) * others // _DENSE_BLOCK))]
-                    sub_d, sub_o, sub_lin = (np.concatenate([p[i] for p in parts]) for i in range(3))
-                if not dense:
-                    # A second source for the rows in doubt: their best pairs by text alone. The linear
-                    # score carries category and reach in full while the final one gates them by text fit,
-                    # so where many organizations declare every action the texts that fit are found here.
-                    t_d, t_o, t_lin = self._text_pairs(side, uncertain, width, n_text, d_aug=d_aug, o_aug=o_aug,
-                                                       d_cat=d_cat, o_cat=o_cat, reach=reach, d_county=d_county,
-                                                       d_upper=d_upper, o_bin=o_bin)
-                    sub_d, sub_o = np.concatenate([sub_d, t_d]), np.concatenate([sub_o, t_o])
-                    sub_lin = np.concatenate([sub_lin, t_lin])
-                    if use_sem:  # and their nearest texts in meaning, as widely
-                        if side == "demand":
-                            n_d, n_o, n_cos = sem_mod.top_pairs(d_vec, o_vec, width, floor, rows=uncertain)
-                            nth = sem_mod.row_threshold(np.searchsorted(uncertain, n_d), n_cos, len(uncertain),
-                                                        width, floor)
-                        else:
-                            n_o, n_d, n_cos = sem_mod.top_pairs(o_vec, d_vec, width, floor, rows=uncertain)
-                            nth = sem_mod.row_threshold(np.searchsorted(uncertain, n_o), n_cos, len(uncertain),
-                                                        width, floor)
-                        sem_bound[side] = np.zeros_like(sem_bound[side])
-                        sem_bound[side][uncertain] = cfg.w_semantic * sem_mod.signal(nth, floor)
-                        sub_d, sub_o = np.concatenate([sub_d, n_d]), np.concatenate([sub_o, n_o])
-                        sub_lin = np.concatenate([sub_lin, pair_products(d_aug, o_aug, n_d, n_o)])
-                    sub_d, sub_o, sub_lin = _unique_pairs(sub_d, sub_o, sub_lin, len(orgs))
-                # Stable sorts here and below: the pairs are mostly in order already (those found
-                # since are appended), runs that timsort merges (~0.1 s against 0.02 s a sort).
-                known = np.sort(d_idx * len(orgs) + o_idx, kind="stable")
-                fresh = ~_contains(known, sub_d * len(orgs) + sub_o)
+                    continue
+                others = len(orgs) if side == "demand" else len(dems)
+                o_txt_t = o_txt_t if o_txt_t is not None else o_txt.T.tocsr()
+                d_txt_t = d_txt_t if d_txt_t is not None or side == "demand" else d_txt.T.tocsr()
+                parts = [self._best_in_full(side, chunk, n_short, d_txt=d_txt, o_txt=o_txt, o_txt_t=o_txt_t,
+                                            d_txt_t=d_txt_t, tables=tables, d_vec=d_vec, o_vec=o_vec)
+                         for chunk in np.array_split(uncertain, -(-len(uncertain) * others // _DENSE_BLOCK))]
+                sub_d, sub_o = (np.concatenate([p[i] for p in parts]) for i in range(2))
+                fresh = ~_contains(np.sort(d_idx * len(orgs) + o_idx), sub_d * len(orgs) + sub_o)
                 if not fresh.any():
                     continue
-                new = pair_signals(sub_d[fresh], sub_o[fresh], sub_lin[fresh])
-                d_idx = np.concatenate([d_idx, sub_d[fresh]])
-                o_idx = np.concatenate([o_idx, sub_o[fresh]])
-                linear = np.concatenate([linear, sub_lin[fresh]])
+                sub_d, sub_o = sub_d[fresh], sub_o[fresh]
+                sub_lin = pair_products(d_txt, o_txt, sub_d, sub_o)
+                new = pair_signals(sub_d, sub_o, sub_lin)
+                d_idx, o_idx = np.concatenate([d_idx, sub_d]), np.concatenate([o_idx, sub_o])
+                linear = np.concatenate([linear, sub_lin])
                 sig = {k: np.concatenate([sig[k], new[k]]) for k in sig}
+        lap("signals")
+
+        # ranking: each demand's capped list, each organization's list
+        excluded = set(excluded_pairs)
+        dkeys, okeys = [d.key for d in dems], [o.key for o in orgs]
+        cap = cfg.org_cap or auto_cap(len(dems), len(orgs), cfg.top_k, cfg.org_cap_factor)
+        stats.org_cap = cap
         # Pairs in (demand, organization) order, however they were found: equal scores then rank the
         # same way whichever path found them.
         canonical = np.argsort(d_idx * len(orgs) + o_idx, kind="stable")
         d_idx, o_idx, linear = d_idx[canonical], o_idx[canonical], linear[canonical]
         sig = {k: v[canonical] for k, v in sig.items()}
-        cat, reach_w = sig["cat"], sig["reach_w"]
-        text, scale, semantic, kind = sig["text"], sig["scale"], sig["sem"], sig["kind"]
         total = sig["total"].astype(np.float32)
-        # The products are done with (an index keeps its own): ~45 MB at Jilin scale, before ranking's peak.
-        del d_aug, o_aug, o_aug_t, d_aug_t
-        lap("signals")
-
-        # ranking
         keep = total >= cfg.min_score
-        excluded = set(excluded_pairs)
         if excluded:
-            dkeys = [d.key for d in dems]
-            okeys = [o.key for o in orgs]
             keep &= np.array([(dkeys[a], okeys[b]) not in excluded
                               for a, b in zip(d_idx, o_idx, strict=True)], dtype=bool)
         kept = np.flatnonzero(keep)
-        cap = cfg.org_cap or auto_cap(len(dems), len(orgs), cfg.top_k, cfg.org_cap_factor)
-        stats.org_cap = cap
         # The organizations' lists beside the demands' capped ones: numpy's sorts let go of the GIL,
         # so the two share the cores (~0.3 s less at Jilin scale, the same answers).
         k_o, k_total = o_idx[kept], total[kept]
@@ -741,6 +611,10 @@ class Matcher:
             chosen_o, rank_o = org_lists.result()
         del k_o, k_total
         d_pairs, o_pairs = kept[chosen_d], kept[chosen_o]
+        cat, reach_w = sig["cat"], sig["reach_w"]
+        text, scale, semantic, kind = sig["text"], sig["scale"], sig["sem"], sig["kind"]
+        # The products are done with (an index keeps its own).
+        del d_txt, o_txt, o_txt_t
         if other_side_limit is not None:  # never below k: a record's own list stays whole
             limit = max(other_side_limit, cfg.top_k)
             o_pairs, rank_o = _best_of(o_pairs, rank_o, total, limit)
@@ -759,6 +633,7 @@ class Matcher:
         a_d, a_o = d_idx[picked], o_idx[picked]
         # Kind of reach and distance only for the pairs shown (the score has them in the reach table).
         a_county = d_county[a_d]
+        c_lon, c_lat = self.regions.county_lonlat()
         a_kind = reach.kind[a_o, a_county]
         dist = haversine_km(reach.lon[a_o], reach.lat[a_o], c_lon[a_county], c_lat[a_county])
 

@@ -102,7 +102,7 @@ def engine_rankings(result: MatchResult) -> tuple[Rankings, Rankings]:
 
 def topk_recall(result: MatchResult, exact: MatchResult, *, evidence_only: bool = False) -> tuple[float, float]:
     """(demand side, organization side): the share of the exact top-k pairs (``exact``, matched
-    with ``exact_top_k``) that ``result`` also lists, pooled over every row. ``evidence_only``
+    with ``every_pair``) that ``result`` also lists, pooled over every row. ``evidence_only``
     counts only exact pairs whose texts share something (text fit above 0): the others score by
     the scale term alone, near-ties among filler."""
     with_text = {(r.demand_key, r.organization_key) for r in exact.recommendations if r.signals.get("text", 0) > 0}

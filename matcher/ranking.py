@@ -75,9 +75,11 @@ def capped_top_k(
     if n == 0:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty
+    n_org = int(organization.max()) + 1
+    if n >= COMPILED_FROM and cap < np.bincount(organization, minlength=n_org).max():
+        return _capped_compiled(demand, organization, scores, k, cap, n_org)
     order, rank_all = rank_within(demand, scores)
     d_sorted = demand[order]
-    n_org = int(organization.max()) + 1
     sizes = np.bincount(demand)
     limit = np.full(len(sizes), max(depth, k))
     refused = np.zeros(n, dtype=bool)  # by position in ``order``
@@ -93,6 +95,28 @@ def capped_top_k(
         if not deeper.any():
             return pos[picked], rank
         limit[deeper] *= 4
+
+
+COMPILED_FROM = 200_000  # pairs from which the cap is applied by the compiled kernel (matcher._cap)
+
+
+def _capped_compiled(demand: np.ndarray, organization: np.ndarray, scores: np.ndarray, k: int, cap: int,
+                     n_org: int) -> tuple[np.ndarray, np.ndarray]:
+    """``capped_top_k`` by deferred acceptance, one proposal at a time (``matcher._cap``): the same
+    answer (a test holds them equal), in time linear in the proposals made."""
+    from matcher import _cap
+
+    order, _ = rank_within(demand, scores)
+    d_sorted = demand[order]
+    starts = np.searchsorted(d_sorted, np.arange(int(d_sorted[-1]) + 2))
+    bits = np.ascontiguousarray(scores[order], dtype=np.float32).view(np.int32)
+    accepted = _cap.deferred_acceptance(starts.astype(np.int64), organization[order].astype(np.int64), bits, k,
+                                        min(cap, len(scores)), n_org)
+    picked = np.flatnonzero(accepted)  # grouped by demand, best first
+    d = d_sorted[picked]
+    first = np.r_[0, np.flatnonzero(d[1:] != d[:-1]) + 1] if len(d) else np.zeros(0, dtype=np.int64)
+    rank = np.arange(len(d)) - np.repeat(first, np.diff(np.r_[first, len(d)])) + 1
+    return order[picked], rank
 
 
 def _capped_rounds(d_sorted: np.ndarray, o_sorted: np.ndarray, s_sorted: np.ndarray, allowed: np.ndarray, k: int,

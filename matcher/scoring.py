@@ -15,14 +15,11 @@ from matcher.config import MatchConfig
 def total_score(text: np.ndarray, category: np.ndarray, reach: np.ndarray, scale: np.ndarray,
                 config: MatchConfig, semantic: np.ndarray | float = 0.0, kind: np.ndarray | float = 0.0
                 ) -> np.ndarray:
-    """The final score of shortlisted pairs.
+    """The score of pairs before the organization's history factor.
 
     Text fit and semantic fit, plus category and reach scaled by how well the texts fit in words
     or in meaning, or the organization's kind fits the demand's action (up to ``text_gate``), plus
-    scale fit; an organization that cannot reach the place
-    keeps only part of it. Never above the linear score of the sparse product (which carries an
-    upper bound of the scale term) plus ``w_semantic`` x the semantic signal, which the engine's
-    shortlist bound relies on.
+    scale fit; an organization that cannot reach the place keeps only part of it.
     """
     fit = np.maximum(np.maximum(text, config.semantic_gate * np.asarray(semantic)),
                      config.kind_gate * np.asarray(kind))
@@ -30,6 +27,22 @@ def total_score(text: np.ndarray, category: np.ndarray, reach: np.ndarray, scale
     text_part = (config.w_text_word + config.w_text_char) * text + config.w_semantic * semantic
     total = text_part + gate * (config.w_category * category + config.w_reach * reach) + config.w_scale * scale
     return np.where(reach > 0, total, total * config.out_of_reach_factor).astype(np.float32)
+
+
+def final_score(text: np.ndarray, category: np.ndarray, reach: np.ndarray, scale: np.ndarray, config: MatchConfig,
+                semantic: np.ndarray | float = 0.0, kind: np.ndarray | float = 0.0,
+                factor: np.ndarray | float = 1.0) -> np.ndarray:
+    """``total_score`` times the organization's history factor, and 0 for a pair without capability
+    evidence: texts that fit no better than ``evidence_floor`` in words, not enough in meaning, and a
+    kind that does not point to the demand's action (such a pair is never recommended). The one
+    formula of a pair's score: the candidates' compiled kernel (``matcher._topk.scan_scored``)
+    computes the same without meaning."""
+    total = total_score(text, category, reach, scale, config, semantic, kind) * factor
+    if config.evidence_floor is not None:
+        evidence = (text > config.evidence_floor) | (np.asarray(semantic) > config.semantic_evidence) \
+            | (np.asarray(kind) >= config.kind_evidence)
+        total = np.where(evidence, total, np.float32(0.0))
+    return np.asarray(total, dtype=np.float32)
 
 
 def _money(value: float) -> str:

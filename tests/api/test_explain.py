@@ -25,7 +25,7 @@ def test_a_recommended_pair_shows_its_signals_and_ranks(world: World) -> None:
     assert listed["organization"]["credit_code"] == world.codes["A"]
     # Ranked against everything as a single record is (the text's IDF from one side, as the
     # incremental job has it), the pair keeps its place and its category and reach.
-    assert e["demand_rank"] == 1 and e["demand_candidates"] == 4
+    assert e["demand_rank"] == 1 and e["demand_candidates"] == 3  # the fourth has no evidence for it
     assert {k: round(e["signals"][k], 3) for k in ("category", "reach")} == {
         k: round(listed["signals"][k], 3) for k in ("category", "reach")}
     assert e["lines"][1] == f"结论：已推荐，在该需求的推荐中排第1位（第{e['run_id']}次匹配）"
@@ -46,7 +46,7 @@ def test_why_not_a_rejected_an_unrelated_and_a_held_pair(world: World) -> None:
     # No word, no meaning and no kind of its own for selling fungus: below the evidence floor.
     assert [w[:6] for w in unrelated["why_not"]] == ["没有帮扶能力"]
     assert unrelated["score"] == 0
-    assert unrelated["demand_rank"] == unrelated["demand_candidates"] == 4
+    assert unrelated["demand_rank"] == unrelated["demand_candidates"] == 2  # last, after the one with evidence
     assert world.client().post("/api/v1/demands/WQ-2/close", params={"county": "汪清县"},
                                headers=world.token("wangqing")).status_code == 200
     closed = explain(world, "WQ-2", "C")

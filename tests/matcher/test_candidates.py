@@ -1,5 +1,6 @@
-"""The compiled top-k kernel against plain scipy products: same pairs, same values, ties to the
-lower index, and the same answer however the rows are split among threads."""
+"""The candidates' compiled kernel against the same score computed densely in numpy: the same pairs,
+the same scores, ties to the lower index, and the same answer however the rows are split among
+threads."""
 
 from __future__ import annotations
 
@@ -7,7 +8,12 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from matcher.candidates import top_pairs, top_pairs_both, top_pairs_reference
+from matcher.candidates import PairTables, best_pairs
+from matcher.categories import ACTIONS
+from matcher.config import MatchConfig
+
+CFG = MatchConfig()
+COUNTIES = 7
 
 
 def _random(rows: int, cols: int, seed: int, density: float = 0.02) -> sp.csr_matrix:
@@ -15,58 +21,102 @@ def _random(rows: int, cols: int, seed: int, density: float = 0.02) -> sp.csr_ma
     return sp.random(rows, cols, density=density, format="csr", random_state=rng, dtype=np.float32)
 
 
-def _as_set(pairs: tuple[np.ndarray, np.ndarray, np.ndarray]) -> set[tuple[int, int]]:
-    return set(zip(pairs[0].tolist(), pairs[1].tolist(), strict=True))
+def _tables(n_dem: int, n_org: int, seed: int) -> PairTables:
+    """Random sides: category mixes, counties, needs and funds with blanks, declared actions and kinds,
+    histories, and organizations that cannot reach some counties."""
+    rng = np.random.default_rng(seed)
+    d_cat = rng.dirichlet(np.ones(len(ACTIONS)), n_dem).astype(np.float32)
+    needed = np.where(rng.random(n_dem) < 0.3, np.nan, rng.choice([0.0, 2.0, 50.0], n_dem))
+    funds = np.where(rng.random(n_org) < 0.3, np.nan, rng.choice([0.5, 20.0, 500.0], n_org))
+    reach = np.where(rng.random((n_org, COUNTIES)) < 0.4, 0.0, rng.choice([0.5, 0.8, 1.0], (n_org, COUNTIES)))
+    return PairTables.of(d_cat=d_cat, county=rng.integers(0, COUNTIES, n_dem), needed=needed,
+                         o_cat=(rng.random((n_org, len(ACTIONS))) < 0.3).astype(np.float32),
+                         o_kind=(rng.random((n_org, len(ACTIONS))) < 0.1).astype(np.float32), funds=funds,
+                         factor=rng.choice([0.9, 1.0, 1.05], n_org).astype(np.float32), reach_weight=reach)
 
 
-def _grouped_best_first(pairs: tuple[np.ndarray, np.ndarray, np.ndarray]) -> bool:
-    rows, _, vals = pairs
+def _weighted(m: sp.csr_matrix) -> sp.csr_matrix:
+    """A demand side's text rows, weighted as the engine weighs them (fits up to the text weights)."""
+    norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1))).ravel()
+    norms[norms == 0] = 1
+    return sp.csr_matrix(sp.diags((CFG.w_text_word + CFG.w_text_char) / norms) @ m)
+
+
+def _unit(m: sp.csr_matrix) -> sp.csr_matrix:
+    norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1))).ravel()
+    norms[norms == 0] = 1
+    return sp.csr_matrix(sp.diags(1 / norms) @ m, dtype=np.float32)
+
+
+def _grouped_best_first(pairs: tuple[np.ndarray, ...]) -> bool:
+    rows, _, vals, _ = pairs
     same_row = rows[1:] == rows[:-1]
     return bool(np.all(np.diff(rows) >= 0) and np.all(vals[1:][same_row] <= vals[:-1][same_row]))
 
 
+def _check_against_reference(found: tuple[np.ndarray, ...], dense: np.ndarray, text: np.ndarray, k: int) -> None:
+    """Each row's pairs score what the dense reference scores them, carry their text product, and
+    every pair the reference puts clearly above the row's k-th best is there (near-ties may round
+    either way in float32)."""
+    rows, cols, vals, texts = found
+    np.testing.assert_allclose(vals, dense[rows, cols], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(texts, text[rows, cols], rtol=1e-5, atol=1e-7)
+    assert _grouped_best_first(found)
+    for r in range(dense.shape[0]):
+        mine = set(cols[rows == r].tolist())
+        ranked = np.sort(dense[r][dense[r] > 0])[::-1]
+        if len(ranked) <= k:
+            assert mine == set(np.flatnonzero(dense[r] > 0).tolist())
+            continue
+        assert len(mine) == k
+        kth = ranked[k - 1]
+        assert set(np.flatnonzero(dense[r] > kth + 1e-5).tolist()) <= mine
+
+
 @pytest.fixture(params=[True, False], ids=["kernel", "small"])
 def kernel(request: pytest.FixtureRequest) -> bool:
-    """Both paths: the compiled kernel, and one dense product for small inputs."""
+    """Both paths: the compiled kernel, and one dense numpy block for small inputs."""
     return bool(request.param)
 
 
-def test_rows_and_columns_are_those_of_the_reference(kernel: bool) -> None:
-    left, right = _random(300, 500, 3), _random(200, 500, 4)
-    rows, cols = top_pairs_both(left, right, 10, force_kernel=kernel)
-    for fast, ref in ((rows, top_pairs_reference(left, right, 10)), (cols, top_pairs_reference(right, left, 10))):
-        assert _as_set(fast) == _as_set(ref)
-        np.testing.assert_allclose(np.sort(fast[2]), np.sort(ref[2]), rtol=1e-5)
-        assert _grouped_best_first(fast)
-    # The rows-only entry point gives the same rows.
-    if not kernel:
-        only = top_pairs(left, right, 10)
-        assert all(np.array_equal(a, b) for a, b in zip(only, rows, strict=True))
+@pytest.mark.parametrize("seed", [3, 4])
+def test_rows_and_columns_are_the_best_by_the_final_score(kernel: bool, seed: int) -> None:
+    left, right = _weighted(_random(300, 500, seed, density=0.03)), _unit(_random(200, 500, seed + 10, density=0.03))
+    tables = _tables(300, 200, seed)
+    rows, cols = best_pairs(left, right, tables, CFG, 10, force_kernel=kernel)
+    text = (left @ right.T).toarray()
+    dense = tables.scores(text, np.arange(300), CFG)
+    assert (dense > 0).sum() > 3000 and (dense == 0).sum() > 3000  # pairs of both kinds
+    _check_against_reference(rows, dense, text, 10)
+    _check_against_reference(cols, dense.T, text.T, 10)
 
 
-def test_the_kernel_and_the_small_path_give_the_same_arrays() -> None:
-    left, right = _random(257, 300, 9, density=0.05), _random(190, 300, 10, density=0.05)
-    left.data[::3] = right.data[0]  # some equal products
-    kernel = top_pairs_both(left, right, 12, force_kernel=True)
-    small = top_pairs_both(left, right, 12)
-    for mine, theirs in zip(kernel, small, strict=True):
-        assert all(np.array_equal(a, b) for a, b in zip(mine, theirs, strict=True))
-
-
-def test_pairs_with_nothing_in_common_are_not_candidates(kernel: bool) -> None:
-    left = sp.csr_matrix(np.array([[1, 0, 0], [0, 0, 0]], dtype=np.float32))
-    right = sp.csr_matrix(np.array([[2, 0, 0], [0, 3, 0], [1, 0, 1]], dtype=np.float32))
-    rows, cols = top_pairs_both(left, right, 5, force_kernel=kernel)
-    assert _as_set(rows) == {(0, 0), (0, 2)}
-    assert rows[2].tolist() == [2.0, 1.0]
-    assert _as_set(cols) == {(0, 0), (2, 0)}
+def test_a_pair_without_evidence_is_no_candidate_whatever_it_declared(kernel: bool) -> None:
+    # Organization 1 shares no word with demand 0 and its kind points elsewhere: no score, though it
+    # declared the demand's action and works in its county. Organization 2's kind points to the action.
+    left = _weighted(sp.csr_matrix(np.array([[1, 0, 0]], dtype=np.float32)))
+    right = sp.csr_matrix(np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1]], dtype=np.float32))
+    onehot = np.eye(len(ACTIONS), dtype=np.float32)[[0]]
+    tables = PairTables.of(d_cat=onehot, county=np.zeros(1, dtype=np.int64), needed=np.full(1, np.nan),
+                           o_cat=np.repeat(onehot, 3, axis=0), o_kind=np.array([onehot[0] * 0, onehot[0] * 0, onehot[0]]),
+                           funds=np.full(3, np.nan), factor=np.ones(3, dtype=np.float32),
+                           reach_weight=np.ones((3, 1)))
+    rows, cols = best_pairs(left, right, tables, CFG, 5, force_kernel=kernel)
+    assert rows[1].tolist() == [0, 2]
+    assert rows[2][0] > rows[2][1] > 0
+    assert cols[0].tolist() == [0, 2]
 
 
 def test_ties_go_to_the_lower_index_whatever_the_threads(kernel: bool) -> None:
     # Every pair scores the same: each row keeps the lowest columns, each column the lowest rows.
-    left = sp.csr_matrix(np.ones((40, 1), dtype=np.float32))
+    left = _weighted(sp.csr_matrix(np.ones((40, 1), dtype=np.float32)))
     right = sp.csr_matrix(np.ones((30, 1), dtype=np.float32))
-    answers = [top_pairs_both(left, right, 4, threads=t, force_kernel=kernel) for t in (1, 2, 3)]
+    onehot = np.eye(len(ACTIONS), dtype=np.float32)[[0]]
+    tables = PairTables.of(d_cat=np.repeat(onehot, 40, axis=0), county=np.zeros(40, dtype=np.int64),
+                           needed=np.full(40, np.nan), o_cat=np.repeat(onehot, 30, axis=0),
+                           o_kind=np.zeros((30, len(ACTIONS))), funds=np.full(30, np.nan),
+                           factor=np.ones(30, dtype=np.float32), reach_weight=np.ones((30, 1)))
+    answers = [best_pairs(left, right, tables, CFG, 4, threads=t, force_kernel=kernel) for t in (1, 2, 3)]
     rows, cols = answers[0]
     assert rows[1].reshape(40, 4).tolist() == [[0, 1, 2, 3]] * 40
     assert cols[1].reshape(30, 4).tolist() == [[0, 1, 2, 3]] * 30
@@ -81,22 +131,21 @@ def test_threads_split_the_rows_without_changing_the_answer(threads: int) -> Non
     left, right = _random(257, 60, 5, density=0.1), _random(131, 60, 6, density=0.1)
     left.data[:] = np.round(left.data * 3) + 1
     right.data[:] = np.round(right.data * 3) + 1
-    one = top_pairs_both(left, right, 7, threads=1, force_kernel=True)
-    many = top_pairs_both(left, right, 7, threads=threads, force_kernel=True)
+    left, right = _weighted(left), _unit(right)
+    tables = _tables(257, 131, 5)
+    one = best_pairs(left, right, tables, CFG, 7, threads=1, force_kernel=True)
+    many = best_pairs(left, right, tables, CFG, 7, threads=threads, force_kernel=True)
     for mine, theirs in zip(many, one, strict=True):
         assert all(np.array_equal(a, b) for a, b in zip(mine, theirs, strict=True))
-    # And the answer is the reference's up to the order of equal values.
-    for fast, ref in ((one[0], top_pairs_reference(left, right, 7)), (one[1], top_pairs_reference(right, left, 7))):
-        assert np.array_equal(fast[0], ref[0])
-        assert np.array_equal(fast[2], ref[2])
 
 
 def test_more_wanted_than_there_are_and_empty_sides(kernel: bool) -> None:
-    left, right = _random(5, 20, 7, density=0.5), _random(3, 20, 8, density=0.5)
-    rows, cols = top_pairs_both(left, right, 50, force_kernel=kernel)
-    dense = (left @ right.T).toarray()
+    left, right = _weighted(_random(5, 20, 7, density=0.5)), _unit(_random(3, 20, 8, density=0.5))
+    tables = _tables(5, 3, 7)
+    rows, cols = best_pairs(left, right, tables, CFG, 50, force_kernel=kernel)
+    dense = tables.scores((left @ right.T).toarray(), np.arange(5), CFG)
     assert len(rows[0]) == int((dense > 0).sum()) == len(cols[0])
     empty = sp.csr_matrix((0, 20), dtype=np.float32)
-    for pairs in (*top_pairs_both(empty, right, 5, force_kernel=kernel),
-                  *top_pairs_both(left, empty, 5, force_kernel=kernel)):
+    for pairs in (*best_pairs(empty, right, tables, CFG, 5, force_kernel=kernel),
+                  *best_pairs(left, empty, tables, CFG, 5, force_kernel=kernel)):
         assert all(len(a) == 0 for a in pairs)

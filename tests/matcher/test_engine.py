@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date
 
-import numpy as np
-
 from matcher import DemandRecord, MatchConfig, Matcher, OrganizationRecord
 
 CLINIC = "组织医生下乡义诊巡诊，为老年人免费体检，送常用药上门"
@@ -202,19 +200,6 @@ def test_the_limit_applies_to_a_changed_organization_s_side_too(matcher: Matcher
     kept = [r for r in limited.recommendations if r.demand_rank]
     assert len(demand_side) > 12 and len(kept) == 12
     assert sorted(r.score for r in kept) == sorted(r.score for r in demand_side)[-12:]
-
-
-def test_unique_pairs_keeps_each_pairs_first_occurrence_in_pair_order() -> None:
-    from matcher.engine import _unique_pairs
-
-    rng = np.random.default_rng(1)
-    d, o, lin = rng.integers(0, 50, 3000), rng.integers(0, 40, 3000), rng.random(3000)
-    got = _unique_pairs(d, o, lin, 40)
-    _, first = np.unique(d * 40 + o, return_index=True)  # the reference: stable, first occurrence
-    for a, b in zip(got, (d[first], o[first], lin[first]), strict=True):
-        assert np.array_equal(a, b)
-    empty = np.zeros(0, dtype=np.int64)
-    assert all(len(x) == 0 for x in _unique_pairs(empty, empty, np.zeros(0), 40))
 
 
 ORGS_FOR_WORDING = (

@@ -76,11 +76,11 @@ def test_shortlist_gives_the_same_rankings_as_scoring_every_pair(matcher: Matche
     assert_same_lists(a, b, orgs, demands)
 
 
-def test_rows_the_shortlist_cannot_settle_widen_by_text_or_are_scored_in_full(matcher: Matcher, monkeypatch: pytest.MonkeyPatch,
-                                                             product_path: str) -> None:
-    # Demands whose words no nearby organization shares: their linear shortlist is all category and
-    # place, which the text gate discounts, so the few far-away organizations that share their words
-    # must be found by scoring the whole row. Both sides take that path here.
+def test_far_away_organizations_sharing_rare_words_are_found_without_scoring_rows_in_full(
+        matcher: Matcher, monkeypatch: pytest.MonkeyPatch, product_path: str) -> None:
+    # Demands whose words no nearby organization shares, among many nearby ones of their declared
+    # action: the candidates are taken by the final score, so the few far-away organizations that do
+    # share their words are found in the one pass, and no row is ever scored against every column.
     orgs, demands = corpus(matcher.regions, 400, 300, 7)
     rng = random.Random(7)
     counties = list(matcher.regions.counties.values())
@@ -95,31 +95,42 @@ def test_rows_the_shortlist_cannot_settle_widen_by_text_or_are_scored_in_full(ma
         demands.append(DemandRecord(key=f"x{j}", city_code=county.city_code, county_code=county.code,
                                     title=rng.choice(rare), description="", category="创业就业"))
     settled: set[str] = set()
-    real = Matcher._best_by_total
+    real = Matcher._best_in_full
 
     def spy(self: Matcher, side: str, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
         settled.add(side)
         return real(self, side, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(Matcher, "_best_by_total", spy)
+    monkeypatch.setattr(Matcher, "_best_in_full", spy)
     uncapped = MatchConfig(org_cap=10**9)
-    # A short shortlist, so that rows of both sides outlast the wider one.
-    bounded = Matcher(uncapped.with_(shortlist=12, exact_top_k=False), regions=matcher.regions, tokenizer=matcher.tokenizer,
-                      lexicon=matcher.lexicon)
-    exhaustive = Matcher(uncapped.with_(shortlist=10**6), regions=matcher.regions, tokenizer=matcher.tokenizer,
-                         lexicon=matcher.lexicon)
-    c = bounded.match(orgs, demands)
-    assert settled == set()  # the bounded mode never scores a row in full
-    # ... yet it finds the far-away organizations that share the rare words, by text alone
-    found = sum(1 for d in demands[-60:] for r in c.for_demand(d.key)[:3] if r.organization_key.startswith("r"))
-    assert found > 0
-    exact = Matcher(uncapped.with_(shortlist=12, exact_top_k=True), regions=matcher.regions,
-                    tokenizer=matcher.tokenizer, lexicon=matcher.lexicon)
-    a, b = exact.match(orgs, demands), exhaustive.match(orgs, demands)
+    short = Matcher(uncapped.with_(shortlist=12), regions=matcher.regions, tokenizer=matcher.tokenizer,
+                    lexicon=matcher.lexicon)
+    a = short.match(orgs, demands)
+    assert settled == set()
+    found = sum(1 for d in demands[-60:] for r in a.for_demand(d.key)[:3] if r.organization_key.startswith("r"))
+    assert found > 30
+    b = short.match(orgs, demands, every_pair=True)  # the reference scores every pair, in full
     assert settled == {"demand", "organization"}
     assert_same_lists(a, b, orgs, demands)
-    assert found == sum(1 for d in demands[-60:] for r in a.for_demand(d.key)[:3]
-                        if r.organization_key.startswith("r"))
+
+
+@pytest.mark.parametrize("cap", [3, 8])
+def test_the_cap_and_rejections_give_what_scoring_every_pair_gives(matcher: Matcher, cap: int,
+                                                                   product_path: str) -> None:
+    # A tight cap and staff's rejections take many demands' first candidates: the lists are made from
+    # each record's best candidates, the same whether the kernel found them or every pair was scored.
+    orgs, demands = corpus(matcher.regions, 300, 400, 5)
+    fast = Matcher(MatchConfig(org_cap=cap, shortlist=12), regions=matcher.regions, tokenizer=matcher.tokenizer,
+                   lexicon=matcher.lexicon)
+    plain = fast.match(orgs, demands)
+    rejected = [(d.key, r.organization_key) for d in demands[::3] for r in plain.for_demand(d.key)[:6]]
+    a = fast.match(orgs, demands, excluded_pairs=rejected)
+    b = fast.match(orgs, demands, excluded_pairs=rejected, every_pair=True)
+    assert_same_lists(a, b, orgs, demands)
+    listed = {(r.demand_key, r.organization_key) for r in a.recommendations if r.demand_rank}
+    assert not set(rejected) & listed
+    used = [r.organization_key for r in a.recommendations if r.demand_rank]
+    assert max(used.count(o) for o in set(used)) == cap
 
 
 def test_a_sink_gets_the_same_recommendations_a_chunk_at_a_time(matcher: Matcher,

@@ -38,3 +38,23 @@ def test_a_limited_depth_gives_the_same_lists_as_all_pairs(seed: int, n_o: int, 
         assert position[chosen].max() >= 10
     else:
         assert position[chosen].max() == 9
+
+
+@pytest.mark.parametrize(("seed", "n_o", "cap"), [(0, 200, 15), (1, 200, 30), (2, 60, 12), (4, 500, 3)])
+def test_the_compiled_cap_gives_the_lists_of_the_rounds(seed: int, n_o: int, cap: int,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import matcher.ranking as ranking
+
+    rng = np.random.default_rng(seed)
+    n_d, per = 400, 60
+    demand = np.repeat(np.arange(n_d), per)
+    organization = np.concatenate([rng.choice(n_o, per, replace=False) for _ in range(n_d)])
+    # Popular organizations, and scores on a coarse grid: many exact ties on both sides.
+    scores = (np.round(rng.random(len(demand)) * 20) / 20 + 0.8 * (organization < 6) + 0.05).astype(np.float32)
+    perm = rng.permutation(len(demand))
+    demand, organization, scores = demand[perm], organization[perm], scores[perm]
+    rounds = capped_top_k(demand, organization, scores, 10, cap)
+    monkeypatch.setattr(ranking, "COMPILED_FROM", 0)
+    compiled = capped_top_k(demand, organization, scores, 10, cap)
+    assert sorted(zip(*compiled, strict=True)) == sorted(zip(*rounds, strict=True))
+    assert np.bincount(organization[compiled[0]]).max() <= cap

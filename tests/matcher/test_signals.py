@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from matcher.signals import funds_bins, scale_fit, scale_upper
+from matcher.signals import scale_fit
 
 
 def test_scale_fit_cases_and_shape() -> None:
@@ -19,13 +19,3 @@ def test_scale_fit_cases_and_shape() -> None:
     assert fit[10] == 1.0
     grid = scale_fit(np.broadcast_to(funds[None, :], (3, len(funds))), np.broadcast_to(needed[:3, None], (3, len(funds))))
     assert grid.shape == (3, len(funds)) and grid[0, 4] == scale_fit(funds[4:5], needed[:1])[0]
-
-
-def test_the_bound_per_funds_bin_holds_for_every_amount_in_it() -> None:
-    rng = np.random.default_rng(4)
-    funds = np.r_[10 ** rng.uniform(-3, 4.5, 3000), [0.0, 0.01, 10_000.0, np.nan]]
-    needed = np.r_[10 ** rng.uniform(-2, 4, 300), [0.0, np.nan]]
-    upper = scale_upper(needed)
-    fits = scale_fit(np.broadcast_to(funds[None, :], (len(needed), len(funds))),
-                     np.broadcast_to(needed[:, None], (len(needed), len(funds))))
-    assert np.all(fits <= upper[:, funds_bins(funds)])
