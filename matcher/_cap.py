@@ -15,7 +15,10 @@ comparison (as in ``matcher._topk``). Imported on first use.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from matcher import _topk  # noqa: F401  # first: it settles numba's cache directory before numba loads
+
+from numba import njit  # isort: skip
 
 _LOW = np.int64(0xFFFFFFFF)
 

@@ -30,10 +30,11 @@ class MatchConfig:
     w_scale: float = 0.06
     # Dense semantic similarity (matcher.semantic), when the caller passes vectors: its share of the
     # score, the cosine below which it says nothing (unrelated Chinese texts sit near 0.78 with E5),
-    # and how many nearest texts each record takes as candidates besides those that share words.
+    # and how many nearest texts each record takes as candidates besides its best by the rest of the
+    # score (100: what the candidates miss of the exhaustive top 10 is measured in BENCHMARKS.md).
     w_semantic: float = 0.40
     semantic_floor: float = 0.85
-    semantic_shortlist: int = 20
+    semantic_shortlist: int = 100
     # How far meaning alone opens the text gate (this share of the semantic signal counts as text fit).
     # None by default: measured on both dev sets, any share lets organizations that fit nothing collect
     # category and reach by vague closeness (first suggestions graded 0 rose from 35 % to 45-55 %).
@@ -81,10 +82,10 @@ class MatchConfig:
     # the cap or staff's rejections leave short. Without vectors the lists are those of scoring every pair.
     shortlist: int = 50
     # With vectors, meaning may lift a pair the candidates left out by at most the row's nearest-text
-    # bound. True: rows whose top k that could change are scored against every column (exact; the cost
-    # grows with such rows). False: each record's nearest texts are its candidates by meaning (bounded;
-    # its recall of the exhaustive top 10 is measured in BENCHMARKS.md).
-    exact_top_k: bool = True
+    # bound. False (the default): each record's nearest texts are its candidates by meaning, a bounded
+    # cost; its recall of the exhaustive top 10 is measured in BENCHMARKS.md. True: rows whose top k
+    # meaning could still change are scored against every column (exact; the cost grows with them).
+    exact_top_k: bool = False
     org_cap: int | None = None  # None: org_cap_factor x the average load, at least top_k
     org_cap_factor: float = 2.0
     min_score: float = 0.05
