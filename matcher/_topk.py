@@ -130,6 +130,8 @@ def scan_scored(l_indptr, l_indices, l_data, rt_indptr, rt_indices, rt_data, n_r
     for c in range(n_right):
         if k_col > 0 and col_cnt[c] >= k_col:
             col_floor[c] = _bits_to_value(scratch, scratch_bits, col_keys[c * k_col])
+    if k_col == 0:
+        col_floor[:] = np.inf  # no column heaps: only the row's own list counts
     n_sets, n_ksets = cat_tab.shape[1], kind_tab.shape[1]
     for r in range(start, stop):
         for p in range(l_indptr[r], l_indptr[r + 1]):

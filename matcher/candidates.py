@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import pairwise
 
 import numpy as np
@@ -93,6 +93,10 @@ class PairTables:
             orgs = OrganizationTables.of(o_cat=o_cat, o_kind=o_kind, funds=funds, reach_weight=reach_weight)
         return cls(np.ascontiguousarray(d_cat, dtype=np.float32), county.astype(np.int64),
                    needed.astype(np.float64), orgs, factor.astype(np.float32))
+
+    def demands(self, rows: np.ndarray) -> PairTables:
+        """The same for these demands only."""
+        return replace(self, d_cat=self.d_cat[rows], county=self.county[rows], needed=self.needed[rows])
 
     def params(self, cfg: MatchConfig) -> np.ndarray:
         """The config's weights in the order of ``matcher._topk``'s constants."""
@@ -178,10 +182,10 @@ def _best_first(values: np.ndarray, text: np.ndarray, k: int) -> Pairs:
 
 def best_pairs(
     left: sp.csr_matrix, right: sp.csr_matrix, tables: PairTables, cfg: MatchConfig, top_n: int, *,
-    threads: int = 2, right_t: sp.csr_matrix | None = None, force_kernel: bool = False,
+    threads: int = 2, right_t: sp.csr_matrix | None = None, columns: bool = True, force_kernel: bool = False,
 ) -> tuple[Pairs, Pairs]:
     """The ``top_n`` best pairs by final score (without meaning) of every demand (rows of ``left``,
-    text weighted) and of every organization (rows of ``right``).
+    text weighted) and, unless ``columns`` is False, of every organization (rows of ``right``).
     ``right_t`` is ``right.T`` in CSR form when the caller keeps it.
 
     Returns (demand, organization, score, text product) grouped by demand and (organization, demand,
@@ -193,11 +197,11 @@ def best_pairs(
     left = _csr(left)
     rt = _csr(right.T if right_t is None else right_t)
     n_left, n_right = left.shape[0], rt.shape[1]
-    k_row, k_col = min(top_n, n_right), min(top_n, n_left)
+    k_row, k_col = min(top_n, n_right), (min(top_n, n_left) if columns else 0)
     if n_left * n_right <= SMALL and not force_kernel:
         text = (left @ rt).toarray()
         dense = tables.scores(text, np.arange(n_left), cfg)
-        return _best_first(dense, text, k_row), _best_first(dense.T, text.T, k_col)
+        return _best_first(dense, text, k_row), (_best_first(dense.T, text.T, k_col) if columns else _empty())
     from matcher import _topk  # numba loads on first use (prepare_bulk)
 
     params = tables.params(cfg)
@@ -230,6 +234,8 @@ def best_pairs(
             list(pool.map(scan, range(len(parts))))
     drained = [_topk.drain(row_keys[t], row_text[t], row_cnt[t], k_row, parts[t][0]) for t in range(len(parts))]
     rows: Pairs = tuple(np.concatenate([d[i] for d in drained]) for i in range(4))  # type: ignore[assignment]
+    if not columns:
+        return rows, _empty()
     for t in range(1, len(parts)):
         _topk.merge_columns(col_keys[0], col_text[0], col_cnt[0], col_keys[t], col_text[t], col_cnt[t], k_col)
     return rows, _topk.drain(col_keys[0], col_text[0], col_cnt[0], k_col, 0)

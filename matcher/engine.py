@@ -495,6 +495,7 @@ class Matcher:
         else:
             (dr, oc, s1, t1), (orow, dcol, s2, t2) = best_pairs(d_txt, o_txt, tables, cfg, n_short,
                                                                 right_t=o_txt_t)
+        listed_in_full = np.bincount(dr, minlength=len(dems)) >= n_short  # rows the kernel cut at n_short
         # Each row's n_short-th best score, 0 for a row with fewer (every pair with a score is known).
         kernel_floor = {"demand": np.maximum(_row_threshold(dr, s1, len(dems), n_short), 0.0),
                         "organization": np.maximum(_row_threshold(orow, s2, len(orgs), n_short), 0.0)}
@@ -591,25 +592,51 @@ class Matcher:
         dkeys, okeys = [d.key for d in dems], [o.key for o in orgs]
         cap = cfg.org_cap or auto_cap(len(dems), len(orgs), cfg.top_k, cfg.org_cap_factor)
         stats.org_cap = cap
-        # Pairs in (demand, organization) order, however they were found: equal scores then rank the
-        # same way whichever path found them.
-        canonical = np.argsort(d_idx * len(orgs) + o_idx, kind="stable")
-        d_idx, o_idx, linear = d_idx[canonical], o_idx[canonical], linear[canonical]
-        sig = {k: v[canonical] for k, v in sig.items()}
-        total = sig["total"].astype(np.float32)
-        keep = total >= cfg.min_score
-        if excluded:
-            keep &= np.array([(dkeys[a], okeys[b]) not in excluded
-                              for a, b in zip(d_idx, o_idx, strict=True)], dtype=bool)
-        kept = np.flatnonzero(keep)
-        # The organizations' lists beside the demands' capped ones: numpy's sorts let go of the GIL,
-        # so the two share the cores (~0.3 s less at Jilin scale, the same answers).
-        k_o, k_total = o_idx[kept], total[kept]
-        with ThreadPoolExecutor(1) as pool:
-            org_lists = pool.submit(top_k, k_o, k_total, cfg.top_k)
-            chosen_d, rank_d = capped_top_k(d_idx[kept], k_o, k_total, cfg.top_k, cap)
-            chosen_o, rank_o = org_lists.result()
-        del k_o, k_total
+        for deeper in (False, True):
+            # Pairs in (demand, organization) order, however they were found: equal scores then rank the
+            # same way whichever path found them.
+            canonical = np.argsort(d_idx * len(orgs) + o_idx, kind="stable")
+            d_idx, o_idx, linear = d_idx[canonical], o_idx[canonical], linear[canonical]
+            sig = {k: v[canonical] for k, v in sig.items()}
+            total = sig["total"].astype(np.float32)
+            keep = total >= cfg.min_score
+            if excluded:
+                keep &= np.array([(dkeys[a], okeys[b]) not in excluded
+                                  for a, b in zip(d_idx, o_idx, strict=True)], dtype=bool)
+            kept = np.flatnonzero(keep)
+            # The organizations' lists beside the demands' capped ones: numpy's sorts let go of the GIL,
+            # so the two share the cores (~0.3 s less at Jilin scale, the same answers).
+            k_o, k_total = o_idx[kept], total[kept]
+            with ThreadPoolExecutor(1) as pool:
+                org_lists = pool.submit(top_k, k_o, k_total, cfg.top_k)
+                chosen_d, rank_d = capped_top_k(d_idx[kept], k_o, k_total, cfg.top_k, cap)
+                chosen_o, rank_o = org_lists.result()
+            del k_o, k_total
+            # Demands the cap (or staff's rejections) left short of k while the kernel had more to give
+            # take eight times as many candidates, once, and the lists are made again: a bounded cost
+            # (those rows alone), where going on until none is short can cost more than the match.
+            short = np.flatnonzero((np.bincount(d_idx[kept[chosen_d]], minlength=len(dems)) < cfg.top_k)
+                                   & listed_in_full)
+            if deeper or len(short) == 0 or n_short >= len(orgs):
+                break
+            if every_pair:  # the reference goes as deep, scoring those rows in full
+                o_txt_t = o_txt_t if o_txt_t is not None else o_txt.T.tocsr()
+                parts = [self._best_in_full("demand", chunk, 8 * n_short, d_txt=d_txt, o_txt=o_txt, o_txt_t=o_txt_t,
+                                            d_txt_t=None, tables=tables, d_vec=d_vec, o_vec=o_vec)
+                         for chunk in np.array_split(short, -(-len(short) * len(orgs) // _DENSE_BLOCK))]
+                sub_d, sub_o, sub_s = (np.concatenate([p[i] for p in parts]) for i in range(3))
+                sub_d, sub_o = sub_d[sub_s > 0], sub_o[sub_s > 0]
+                sub_lin = pair_products(d_txt, o_txt, sub_d, sub_o)
+            else:
+                (sub_d, sub_o, _, sub_lin), _ = best_pairs(d_txt[short], o_txt, tables.demands(short), cfg,
+                                                           8 * n_short, right_t=o_txt_t, columns=False)
+                sub_d = short[sub_d]
+            fresh = ~_contains(d_idx * len(orgs) + o_idx, sub_d * len(orgs) + sub_o)  # in key order
+            sub_d, sub_o, sub_lin = sub_d[fresh], sub_o[fresh], sub_lin[fresh]
+            new = pair_signals(sub_d, sub_o, sub_lin)
+            d_idx, o_idx = np.concatenate([d_idx, sub_d]), np.concatenate([o_idx, sub_o])
+            linear = np.concatenate([linear, sub_lin])
+            sig = {k: np.concatenate([sig[k], new[k]]) for k in sig}
         d_pairs, o_pairs = kept[chosen_d], kept[chosen_o]
         cat, reach_w = sig["cat"], sig["reach_w"]
         text, scale, semantic, kind = sig["text"], sig["scale"], sig["sem"], sig["kind"]

@@ -139,6 +139,18 @@ def test_threads_split_the_rows_without_changing_the_answer(threads: int) -> Non
         assert all(np.array_equal(a, b) for a, b in zip(mine, theirs, strict=True))
 
 
+def test_rows_only_for_a_few_demands(kernel: bool) -> None:
+    # The engine asks again, wider and for rows only, for the demands the cap left short.
+    left, right = _weighted(_random(120, 300, 11, density=0.05)), _unit(_random(90, 300, 12, density=0.05))
+    tables = _tables(120, 90, 11)
+    some = np.array([3, 50, 119])
+    rows, cols = best_pairs(left[some], right, tables.demands(some), CFG, 30, columns=False, force_kernel=kernel)
+    assert len(cols[0]) == 0
+    everything, _ = best_pairs(left, right, tables, CFG, 30, force_kernel=kernel)
+    for i, r in enumerate(some):
+        np.testing.assert_allclose(rows[2][rows[0] == i], everything[2][everything[0] == r], rtol=1e-6)
+
+
 def test_more_wanted_than_there_are_and_empty_sides(kernel: bool) -> None:
     left, right = _weighted(_random(5, 20, 7, density=0.5)), _unit(_random(3, 20, 8, density=0.5))
     tables = _tables(5, 3, 7)

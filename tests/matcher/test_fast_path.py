@@ -117,8 +117,8 @@ def test_far_away_organizations_sharing_rare_words_are_found_without_scoring_row
 @pytest.mark.parametrize("cap", [3, 8])
 def test_the_cap_and_rejections_give_what_scoring_every_pair_gives(matcher: Matcher, cap: int,
                                                                    product_path: str) -> None:
-    # A tight cap and staff's rejections take many demands' first candidates: the lists are made from
-    # each record's best candidates, the same whether the kernel found them or every pair was scored.
+    # A tight cap and staff's rejections take many demands' first candidates: those go deeper, once,
+    # and the lists are the same whether the kernel found the candidates or every pair was scored.
     orgs, demands = corpus(matcher.regions, 300, 400, 5)
     fast = Matcher(MatchConfig(org_cap=cap, shortlist=12), regions=matcher.regions, tokenizer=matcher.tokenizer,
                    lexicon=matcher.lexicon)
@@ -131,6 +131,12 @@ def test_the_cap_and_rejections_give_what_scoring_every_pair_gives(matcher: Matc
     assert not set(rejected) & listed
     used = [r.organization_key for r in a.recommendations if r.demand_rank]
     assert max(used.count(o) for o in set(used)) == cap
+    # Demands listed organizations beyond their first 12 by score (the kernel's first answer).
+    first = Matcher(MatchConfig(org_cap=10**9, top_k=12, shortlist=12), regions=matcher.regions,
+                    tokenizer=matcher.tokenizer, lexicon=matcher.lexicon).match(orgs, demands)
+    deeper = sum(1 for d in demands for r in a.for_demand(d.key)
+                 if r.organization_key not in {x.organization_key for x in first.for_demand(d.key)})
+    assert deeper > 20
 
 
 def test_a_sink_gets_the_same_recommendations_a_chunk_at_a_time(matcher: Matcher,
