@@ -18,7 +18,7 @@ from api.services.bulk import insert_recommendations, recommendation_rows
 from api.services.learning import learning_inputs
 from api.services.records import demand_record, load_demands, load_organizations, org_record
 from api.services.runs import latest_run
-from api.services.vectors import default_encoder, encode_missing, encoder_name, stored_vectors, vector_count
+from api.services.vectors import default_encoder, encode_missing, encoder_name, stored_vectors
 from matcher import Matcher
 from matcher.engine import DemandIndex, OrganizationIndex
 from matcher.semantic import SemanticVectors
@@ -61,14 +61,28 @@ def demand_index(session: Session, matcher: Matcher, today: date | None) -> Dema
 
 
 def _side_vectors(session: Session, matcher: Matcher, side: str, records: list[Any]) -> SemanticVectors | None:
-    """The stored meaning vectors of one prepared side, kept while that side and the store are
-    unchanged (reading 20,000 of them is ~0.1 s; a new demand is matched in milliseconds)."""
+    """The stored meaning vectors of one prepared side, kept while that side is unchanged (reading
+    20,000 of them is ~0.2 s; a new demand is matched in milliseconds). Records without a vector yet
+    are looked up again on each call, those alone: every new record's own encoding adds to the store,
+    which must not send the whole side to be read again."""
     model = encoder_name()
     if model is None:
         return None
-    version = (len(records), id(records), vector_count(session, model))
-    return _cached_index(session, matcher, f"{side}-vectors", version, lambda: stored_vectors(
-        session, records if side == "organizations" else [], records if side == "demands" else [], model))
+    orgs = side == "organizations"
+
+    def read(some: list[Any]) -> SemanticVectors:
+        found = stored_vectors(session, some if orgs else [], [] if orgs else some, model)
+        assert found is not None
+        return SemanticVectors(demands=dict(found.demands), organizations=dict(found.organizations))
+
+    vectors: SemanticVectors = _cached_index(session, matcher, f"{side}-vectors", (len(records), id(records), model),
+                                             lambda: read(records))
+    have = vectors.organizations if orgs else vectors.demands
+    missing = [r for r in records if r.key not in have]
+    if missing:
+        more = read(missing)
+        have.update(more.organizations if orgs else more.demands)  # type: ignore[attr-defined]
+    return vectors
 
 
 def _encode_pending(session: Session, demand_ids: list[int], org_ids: list[int]) -> None:
