@@ -9,18 +9,16 @@ at a cost of a few operations per proposal instead of a pass over every pair per
 
 An organization's holdings are a min-heap of int64 keys: the score's float32 bits above, the
 demand's complement below, so a larger key is a better holding and a comparison is one integer
-comparison (as in ``matcher._topk``). Imported on first use.
+comparison; the heap is ``matcher._topk``'s own, each entry carrying its pair. Imported on first use.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from matcher import _topk  # noqa: F401  # first: it settles numba's cache directory before numba loads
+from matcher._topk import _LOW, _key, _offer  # first: it settles numba's cache directory before numba loads
 
 from numba import njit  # isort: skip
-
-_LOW = np.int64(0xFFFFFFFF)
 
 
 @njit(nogil=True, cache=True)
@@ -48,44 +46,17 @@ def deferred_acceptance(starts, org, bits, k, cap, n_org):  # type: ignore[no-un
             p = ptr[i]
             ptr[i] += 1
             o = org[p]
-            key = (np.int64(bits[p]) << 32) | (_LOW - np.int64(i))
-            base = o * cap
-            m = cnt[o]
-            if m < cap:  # room: sift up
-                pos = m
-                while pos > 0:
-                    parent = (pos - 1) // 2
-                    if keys[base + parent] <= key:
-                        break
-                    keys[base + pos] = keys[base + parent]
-                    where[base + pos] = where[base + parent]
-                    pos = parent
-                keys[base + pos] = key
-                where[base + pos] = p
-                cnt[o] = m + 1
-            elif key > keys[base]:  # full, and better than its worst: that one goes back
-                lost = where[base]
-                accepted[lost] = False
-                loser = _LOW - (keys[base] & _LOW)
+            key = _key(bits[p], i)
+            worst = o * cap
+            if cnt[o] == cap:  # full: the newcomer must beat its worst, which goes back to propose further
+                if key <= keys[worst]:
+                    continue
+                accepted[where[worst]] = False
+                loser = _LOW - (keys[worst] & _LOW)
                 held[loser] -= 1
                 stack[top] = loser
                 top += 1
-                pos = 0  # the newcomer replaces the root and sifts down
-                while True:
-                    child = 2 * pos + 1
-                    if child >= cap:
-                        break
-                    if child + 1 < cap and keys[base + child + 1] < keys[base + child]:
-                        child += 1
-                    if keys[base + child] >= key:
-                        break
-                    keys[base + pos] = keys[base + child]
-                    where[base + pos] = where[base + child]
-                    pos = child
-                keys[base + pos] = key
-                where[base + pos] = p
-            else:
-                continue
+            _offer(keys, where, cnt, o, cap, key, p)
             accepted[p] = True
             held[i] += 1
     return accepted
