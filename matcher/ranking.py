@@ -29,10 +29,13 @@ def group_order(groups: np.ndarray, scores: np.ndarray) -> np.ndarray:
 def rank_within(groups: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Order pairs by group then score descending; return (order, 0-based rank in group)."""
     order = group_order(groups, scores)
-    g = groups[order]
+    return order, _ranks_in_runs(groups[order])
+
+
+def _ranks_in_runs(g: np.ndarray) -> np.ndarray:
+    """Each entry's 0-based position within its run of equal values (``g`` grouped)."""
     starts = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1] if len(g) else np.zeros(0, dtype=np.int64)
-    rank = np.arange(len(g)) - np.repeat(starts, np.diff(np.r_[starts, len(g)]))
-    return order, rank
+    return np.arange(len(g)) - np.repeat(starts, np.diff(np.r_[starts, len(g)]))
 
 
 def top_k(groups: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -113,10 +116,7 @@ def _capped_compiled(demand: np.ndarray, organization: np.ndarray, scores: np.nd
     accepted = _cap.deferred_acceptance(starts.astype(np.int64), organization[order].astype(np.int64), bits, k,
                                         min(cap, len(scores)), n_org)
     picked = np.flatnonzero(accepted)  # grouped by demand, best first
-    d = d_sorted[picked]
-    first = np.r_[0, np.flatnonzero(d[1:] != d[:-1]) + 1] if len(d) else np.zeros(0, dtype=np.int64)
-    rank = np.arange(len(d)) - np.repeat(first, np.diff(np.r_[first, len(d)])) + 1
-    return order[picked], rank
+    return order[picked], _ranks_in_runs(d_sorted[picked]) + 1
 
 
 def _capped_rounds(d_sorted: np.ndarray, o_sorted: np.ndarray, s_sorted: np.ndarray, allowed: np.ndarray, k: int,
