@@ -72,8 +72,8 @@ def _side_vectors(session: Session, matcher: Matcher, side: str, records: list[A
 
     def read(some: list[Any]) -> SemanticVectors:
         found = stored_vectors(session, some if orgs else [], [] if orgs else some, model)
-        assert found is not None
-        return SemanticVectors(demands=dict(found.demands), organizations=dict(found.organizations))
+        assert found is not None  # its maps are fresh dicts, kept and topped up below
+        return found
 
     vectors: SemanticVectors = _cached_index(session, matcher, f"{side}-vectors", (len(records), id(records), model),
                                              lambda: read(records))

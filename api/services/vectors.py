@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from sqlalchemy import func
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col
 
@@ -130,8 +129,3 @@ def encode_missing(session: Session, orgs: Sequence[OrganizationRecord], demands
             progress(done, len(missing))
     return EncodeReport(encoded=done, total=len(texts), already=len(texts.keys() & stored),
                         seconds=time.perf_counter() - began)
-
-
-def vector_count(session: Session, model: str) -> int:
-    return int(session.execute(select_columns(func.count()).select_from(TextVector)
-                               .where(TextVector.model == model)).scalar_one())
